@@ -1,0 +1,192 @@
+"""The ``annotator`` command line (Typer + Rich).
+
+Each command imports what it needs inside its function: ``annotator --help``, ``datasets`` and
+``stats`` load neither spaCy (~0.6 s) nor Textual (~0.2 s). Every ``AnnotatorError`` becomes one
+line on stderr and exit code 2; nothing a user types produces a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import AnnotatorError, DatasetError
+
+app = typer.Typer(
+    name="annotator",
+    help="Label entities and relations in news articles, in the terminal. Data lives in a SQLite file.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+DbOption = typer.Option(None, "--db", help="Database file [default: $ANNOTATOR_DB or ./annotator.db].")
+LabelsOption = typer.Option(None, "--labels", help="Label scheme [default: ./labels.yaml, else the packaged one].")
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def _store(db: Optional[Path], *, create: bool = False, readonly: bool = False):
+    from .store import Store, default_db_path
+
+    return Store(db or default_db_path(), create=create, readonly=readonly)
+
+
+def _scheme(labels: Optional[Path]):
+    from .labels import find_scheme
+
+    return find_scheme(labels)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def validate_name(kind: str, name: str) -> str:
+    """Dataset and annotator names: 1-64 printable characters, no path separators or control chars."""
+    if not name or len(name) > 64 or any(ch in name for ch in "/\\\x00") or not name.isprintable() or name != name.strip():
+        raise DatasetError(
+            f"invalid {kind} name {name!r}: use 1-64 printable characters without '/', '\\' or surrounding spaces"
+        )
+    return name
+
+
+@app.command("import")
+def import_command(
+    dataset: str = typer.Argument(..., help="Dataset to import into (created when missing)."),
+    paths: List[Path] = typer.Argument(..., help="Files or folders: .txt articles, .jsonl articles, annotated files."),
+    model: Optional[str] = typer.Option(None, "--model", help="spaCy pipeline for suggestions [default: labels.yaml's model]."),
+    no_model: bool = typer.Option(False, "--no-model", help="Suggest from labels.yaml patterns only."),
+    labels: Optional[Path] = LabelsOption,
+    db: Optional[Path] = DbOption,
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Report bad files and go on with the others."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes for the spaCy model (nlp.pipe n_process)."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sentences per nlp.pipe batch."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Force the input format (text, prodigy, doccano, brat, conll, spacy)."),
+    annotator: Optional[str] = typer.Option(None, "--annotator", help="Annotator for annotated files that name none."),
+    overlap: Optional[str] = typer.Option(None, "--overlap", help="Dataset routing: 'all' or a number of annotators per sentence."),
+    add_labels: bool = typer.Option(False, "--add-labels", help="Accept labels that are not in the scheme."),
+    label_map: List[str] = typer.Option([], "--map", help="Rename a label on import: OLD=NEW (repeatable)."),
+) -> None:
+    """Import articles (with spaCy suggestions) or annotated data into DATASET."""
+    from . import commands
+
+    commands.run_import(
+        dataset=validate_name("dataset", dataset),
+        paths=paths,
+        model=model,
+        no_model=no_model,
+        labels=labels,
+        db=db,
+        skip_invalid=skip_invalid,
+        workers=workers,
+        batch_size=batch_size,
+        fmt=fmt,
+        annotator=validate_name("annotator", annotator) if annotator else None,
+        overlap=overlap,
+        add_labels=add_labels,
+        label_map=label_map,
+    )
+
+
+@app.command("datasets")
+def datasets_command(db: Optional[Path] = DbOption) -> None:
+    """List the datasets with their sizes."""
+    from rich.table import Table
+
+    with _store(db, readonly=True) as store:
+        table = Table("dataset", "articles", "sentences", "annotators", "settings", box=None)
+        for info in store.datasets():
+            stats = store.stats(info.name)
+            table.add_row(
+                info.name,
+                str(stats["articles"]),
+                str(stats["sentences"]),
+                ", ".join(store.annotators(info.name)) or "-",
+                ", ".join(f"{k}={v}" for k, v in info.settings.items()) or "-",
+            )
+        _console().print(table)
+
+
+@app.command("stats")
+def stats_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Articles, sentences, suggestions per label, decisions per annotator, spans per label."""
+    import json
+
+    with _store(db, readonly=True) as store:
+        stats = store.stats(dataset)
+    if as_json:
+        sys.stdout.write(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+        return
+    from rich.table import Table
+
+    console = _console()
+    console.print(
+        f"[bold]{dataset}[/]: {stats['articles']} articles, {stats['sentences']} sentences "
+        f"({stats['sentences_with_suggestions']} with suggestions), {stats['history_rows']} history rows"
+    )
+    for title, key in (
+        ("suggestions per label", "suggestions_per_label"),
+        ("accepted spans per label", "spans_per_label"),
+        ("accepted relations per label", "relations_per_label"),
+    ):
+        if stats[key]:
+            table = Table("label", "count", title=title, title_justify="left", box=None)
+            for label, n in stats[key].items():
+                table.add_row(str(label), str(n))
+            console.print(table)
+    if stats["decisions_per_annotator"]:
+        table = Table("annotator", "accept", "reject", "ignore", title="decisions", title_justify="left", box=None)
+        for name, answers in stats["decisions_per_annotator"].items():
+            table.add_row(name, *(str(answers.get(a, 0)) for a in ("accept", "reject", "ignore")))
+        console.print(table)
+
+
+@app.command("show")
+def show_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    db: Optional[Path] = DbOption,
+    start: int = typer.Option(1, "--from", min=1, help="First sentence position."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Sentences to show."),
+    annotator: Optional[str] = typer.Option(None, "--annotator", help="Show this annotator's decisions instead of suggestions."),
+) -> None:
+    """Print sentences with their suggestions (or an annotator's decisions) as a table."""
+    from . import commands
+
+    commands.show_sentences(dataset=dataset, db=db, start=start, limit=limit, annotator=annotator)
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except AnnotatorError as exc:
+        _err(f"annotator: {exc.message}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _err("annotator: interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            _err("annotator: aborted")
+            sys.exit(1)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,167 @@
+"""Tokens and spaCy Docs for Examples: everything that has to agree on token boundaries.
+
+* :func:`tokenize` — spaCy's English tokenizer, plus a split at every span boundary, because
+  doccano and brat spans often start or end inside what spaCy calls one token (``"AL-AIN"`` vs an
+  entity ``"AIN"``).
+* :func:`assign_token_indices` — ``token_start``/``token_end`` for spans given by offsets only.
+* :func:`doc_from_example` — a ``Doc`` whose ``doc.text`` is the Example's text exactly.
+
+spaCy is imported inside the functions that need it: ``import spacy`` costs ~0.6 s and the formats
+package is part of the headless core that commands like ``export --format jsonl`` load.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from annotator.errors import InputError
+from annotator.model import Example, Span, Token, tokens_from_offsets
+
+if TYPE_CHECKING:  # pragma: no cover - typing only, spaCy is not imported at runtime here
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
+
+
+@functools.lru_cache(maxsize=1)
+def blank_english() -> Any:
+    """The cached ``spacy.blank("en")`` pipeline (only its tokenizer and vocab are used)."""
+    import spacy  # deferred: ~0.6 s, only needed when text must be tokenised
+
+    return spacy.blank("en")
+
+
+def shared_vocab() -> "Vocab":
+    """The vocab of :func:`blank_english`, for building Docs outside a pipeline."""
+    return blank_english().vocab
+
+
+def _offsets(items: Iterable[Any]) -> list[tuple[int, int]]:
+    pairs = []
+    for item in items:
+        if isinstance(item, tuple):
+            pairs.append((int(item[0]), int(item[1])))
+        else:
+            pairs.append((int(item.start), int(item.end)))
+    return pairs
+
+
+def tokenize(text: str, spans: Iterable[Span | tuple[int, int]] = ()) -> list[Token]:
+    """Tokens of ``text`` from spaCy's English tokenizer, split so every span is on token boundaries.
+
+    Whitespace that spaCy keeps as tokens (``"\\n"``, a second space) stays a token, as in Prodigy.
+    A span boundary inside a token splits that token; a span that starts or ends in whitespace
+    between tokens turns that piece of whitespace into a token of its own.
+
+    >>> [t for t in tokenize("AL-AIN won", [(3, 6)])]  # doctest: +NORMALIZE_WHITESPACE
+    [Token(start=0, end=2, ws=False), Token(start=2, end=3, ws=False),
+     Token(start=3, end=6, ws=True), Token(start=7, end=10, ws=False)]
+    """
+    doc = blank_english().make_doc(text)
+    token_offsets = [(token.idx, token.idx + len(token.text)) for token in doc]
+    return split_at_boundaries(text, token_offsets, _offsets(spans))
+
+
+def split_at_boundaries(text: str, token_offsets: Sequence[tuple[int, int]], span_offsets: Sequence[tuple[int, int]]) -> list[Token]:
+    """Cut ``token_offsets`` at every span boundary (see :func:`tokenize`)."""
+    length = len(text)
+    span_starts = {start for start, _ in span_offsets if 0 <= start <= length}
+    span_ends = {end for _, end in span_offsets if 0 <= end <= length}
+    cuts = {0, length} | span_starts | span_ends
+    for start, end in token_offsets:
+        cuts.add(start)
+        cuts.add(end)
+    ordered = sorted(cuts)
+    token_iter = iter(token_offsets)
+    current = next(token_iter, None)
+    pieces: list[tuple[int, int]] = []
+    for left, right in zip(ordered, ordered[1:]):
+        while current is not None and current[1] <= left:
+            current = next(token_iter, None)
+        inside_token = current is not None and current[0] <= left and right <= current[1]
+        if inside_token or left in span_starts or right in span_ends:
+            pieces.append((left, right))
+    return list(tokens_from_offsets(text, pieces))
+
+
+def token_index_maps(tokens: Sequence[Token]) -> tuple[dict[int, int], dict[int, int]]:
+    """``({token.start: i}, {token.end: i})`` for looking spans up by their offsets."""
+    return {t.start: i for i, t in enumerate(tokens)}, {t.end: i for i, t in enumerate(tokens)}
+
+
+def boundary_problem(span: Span, text: str, starts: dict[int, int], ends: dict[int, int]) -> str | None:
+    """Why the span's offsets are not on token boundaries, or ``None``."""
+    where = f"span {span.start}-{span.end} {text[span.start:span.end]!r}"
+    if span.start not in starts:
+        return f"{where} does not start on a token boundary"
+    if span.end not in ends:
+        return f"{where} does not end on a token boundary"
+    return None
+
+
+def assign_token_indices(example: Example, path: str | Path | None = None) -> Example:
+    """Set ``token_start``/``token_end`` of every span from its offsets (tokenising when needed).
+
+    When ``example.tokens`` is ``None`` the text is tokenised with :func:`tokenize`, which puts
+    every span on token boundaries. With given tokens a span that is not on their boundaries is an
+    ``InputError`` naming ``path`` and ``example.line``. The Example is updated and returned.
+    """
+    if example.tokens is None:
+        example.tokens = tokenize(example.text, example.spans)
+    starts, ends = token_index_maps(example.tokens)
+    spans = []
+    for span in example.spans:
+        problem = boundary_problem(span, example.text, starts, ends)
+        if problem is not None:
+            raise InputError(problem, path, example.line)
+        spans.append(replace(span, token_start=starts[span.start], token_end=ends[span.end]))
+    example.spans = spans
+    return example
+
+
+def doc_from_example(nlp_vocab: "Vocab", example: Example) -> tuple["Doc", list[str]]:
+    """A spaCy ``Doc`` of the Example's tokens with ``doc.text == example.text`` exactly.
+
+    Tokens become ``words``; a single space after a token becomes its ``spaces`` flag; any other
+    text between tokens (a second space, ``"\\r\\n"``, a tab, leading whitespace) becomes a token of
+    its own, so nothing is lost. Doc token indices therefore differ from Example token indices when
+    such tokens are inserted: look spans up by character offsets (``doc.char_span``). Text between
+    tokens that is not whitespace is kept the same way and reported as a problem.
+    """
+    from spacy.tokens import Doc  # deferred: spaCy is only needed when a Doc is built
+
+    text = example.text
+    tokens = example.tokens if example.tokens is not None else tokenize(text, example.spans)
+    words: list[str] = []
+    spaces: list[bool] = []
+    problems: list[str] = []
+
+    def add_gap(start: int, end: int) -> None:
+        gap = text[start:end]
+        if not gap:
+            return
+        if gap[0] == " " and words and not spaces[-1]:
+            spaces[-1] = True
+            gap = gap[1:]
+            start += 1
+        if gap:
+            if not gap.isspace():
+                problems.append(f"text {gap!r} at {start}-{end} is not covered by any token; kept as a token")
+            words.append(gap)
+            spaces.append(False)
+
+    position = 0
+    for token in tokens:
+        if token.start < position or token.end <= token.start:
+            raise ValueError(f"tokens overlap or are empty at {token.start}-{token.end}")
+        add_gap(position, token.start)
+        words.append(text[token.start : token.end])
+        spaces.append(False)
+        position = token.end
+    add_gap(position, len(text))
+    doc = Doc(nlp_vocab, words=words, spaces=spaces)
+    if doc.text != text:  # pragma: no cover - a bug, not bad input
+        raise AssertionError("doc_from_example lost text")
+    return doc, problems

@@ -1,0 +1,229 @@
+"""``annotator import``: files → articles → sentences (+ suggestions, + decisions) in the store.
+
+Each file is one transaction: a bad file (or line) raises ``InputError`` naming the file and line
+and nothing from that file is written. Articles already in the dataset (same content hash) are
+skipped, so importing the same files again adds nothing.
+
+Plain articles come from ``.txt`` files (one article each; the first non-empty line is the
+headline), from ``.jsonl`` files with ``{"text", "meta"?, "title"?}`` per line, and from folders
+(recursively: their ``.txt`` and ``.jsonl`` files, and brat ``.ann`` folders). Annotated files
+(Prodigy, doccano, brat, CoNLL, DocBin) are read by ``annotator.formats`` and become decisions;
+see ``import_annotated``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .errors import InputError
+from .model import Relation, Span
+from .segment import Segmenter, content_hash, headline
+from .store import ImportCounts, Store
+
+ARTICLE_CHUNK = 200  # articles segmented, pre-annotated and inserted together (bounded memory)
+FOLDER_SUFFIXES = (".txt", ".jsonl")
+
+
+@dataclass
+class ArticleInput:
+    """An article read from a file, before segmentation."""
+
+    text: str
+    source: str
+    line: int | None = None
+    title: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportSummary:
+    """What an import did, for the summary line."""
+
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    files: int = 0
+    failed: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def read_text(path: Path) -> str:
+    """The file's text, exactly as stored (CRLF kept); ``InputError`` for binary or non-UTF-8 files."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path) from None
+    if b"\x00" in data[:8192]:
+        raise InputError("binary file (contains NUL bytes), not text", path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded)", path, line) from None
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Files to import: each file as given; folders recursively (sorted; hidden files skipped)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError("file not found", path)
+        if path.is_dir():
+            found = [
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.suffix.lower() in FOLDER_SUFFIXES
+            ]
+            if not found:
+                raise InputError(f"folder has no usable files ({', '.join(FOLDER_SUFFIXES)})", path)
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def read_articles(path: Path) -> Iterator[ArticleInput]:
+    """Plain articles from a ``.txt`` or ``.jsonl``/``.json`` file."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        yield from _read_jsonl_articles(path)
+        return
+    text = read_text(path)
+    if not text.strip():
+        raise InputError("empty file (no text)", path)
+    yield ArticleInput(text=text, source=str(path), line=1)
+
+
+def _read_jsonl_articles(path: Path) -> Iterator[ArticleInput]:
+    text = read_text(path)
+    seen_record = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"JSON syntax error: {exc.msg} (column {exc.colno})", path, number) from None
+        if not isinstance(record, dict):
+            raise InputError("each line must be a JSON object with a \"text\"", path, number)
+        if "text" not in record:
+            raise InputError("record has no \"text\"", path, number)
+        body = record["text"]
+        if not isinstance(body, str):
+            raise InputError("\"text\" must be a string", path, number)
+        if not body.strip():
+            raise InputError("\"text\" is empty (0 characters of text)", path, number)
+        meta = record.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise InputError("\"meta\" must be an object", path, number)
+        title = record.get("title")
+        if title is not None and not isinstance(title, str):
+            raise InputError("\"title\" must be a string", path, number)
+        seen_record = True
+        yield ArticleInput(text=body, source=f"{path}:{number}", line=number, title=title, meta=dict(meta))
+    if not seen_record:
+        raise InputError("empty file (no records)", path)
+
+
+SuggestFn = Callable[[list[tuple[str, Sequence[Any]]]], list[tuple[list[Span], list[Relation]]]]
+
+
+class ArticleImporter:
+    """Segments articles, asks for suggestions and writes them, one transaction per file."""
+
+    def __init__(
+        self,
+        store: Store,
+        dataset: str,
+        *,
+        segmenter: Segmenter | None = None,
+        suggest: SuggestFn | None = None,
+        suggestion_source: str = "",
+        on_article: Callable[[int], None] | None = None,
+    ):
+        self.store = store
+        self.dataset = dataset
+        self.segmenter = segmenter or Segmenter()
+        self.suggest = suggest
+        self.suggestion_source = suggestion_source
+        self.on_article = on_article
+
+    def import_file(self, path: Path) -> ImportCounts:
+        """Import every article of one file, all or nothing."""
+        counts = ImportCounts()
+        with self.store.transaction():
+            chunk: list[ArticleInput] = []
+            for article in read_articles(path):
+                chunk.append(article)
+                if len(chunk) >= ARTICLE_CHUNK:
+                    counts.add(self._write_chunk(chunk))
+                    chunk = []
+            if chunk:
+                counts.add(self._write_chunk(chunk))
+        return counts
+
+    def import_articles(self, articles: Iterable[ArticleInput]) -> ImportCounts:
+        """Import articles given directly (one transaction)."""
+        counts = ImportCounts()
+        with self.store.transaction():
+            chunk: list[ArticleInput] = []
+            for article in articles:
+                chunk.append(article)
+                if len(chunk) >= ARTICLE_CHUNK:
+                    counts.add(self._write_chunk(chunk))
+                    chunk = []
+            if chunk:
+                counts.add(self._write_chunk(chunk))
+        return counts
+
+    def _write_chunk(self, chunk: list[ArticleInput]) -> ImportCounts:
+        counts = ImportCounts()
+        fresh: list[tuple[ArticleInput, str]] = []
+        seen: set[str] = set()
+        for article in chunk:
+            digest = content_hash(article.text)
+            if digest in seen or self.store.has_article(self.dataset, digest):
+                counts.skipped_articles += 1
+                if self.on_article:
+                    self.on_article(1)
+                continue
+            seen.add(digest)
+            fresh.append((article, digest))
+        if not fresh:
+            return counts
+        segmented = list(self.segmenter.segment_many(a.text for a, _ in fresh))
+        suggestions: list[list[tuple[str, list[Span], list[Relation]] | None]] = [[] for _ in fresh]
+        if self.suggest is not None:
+            flat = [(a.text[s.start : s.end], s.tokens) for (a, _), sents in zip(fresh, segmented) for s in sents]
+            results = iter(self.suggest(flat))
+            for i, sents in enumerate(segmented):
+                suggestions[i] = [(self.suggestion_source, *next(results)) for _ in sents]
+        for i, ((article, digest), sents) in enumerate(zip(fresh, segmented)):
+            if not sents:
+                raise InputError("no text to annotate (only whitespace)", article.source.rsplit(":", 1)[0], article.line)
+            title, kicker = headline(article.text)
+            meta = dict(article.meta)
+            if kicker:
+                meta.setdefault("kicker", kicker)
+            _, added = self.store.add_article(
+                self.dataset,
+                title=article.title or title,
+                text=article.text,
+                content_hash=digest,
+                source=article.source,
+                meta=meta,
+                sentences=[(s.start, s.end, s.tokens) for s in sents],
+                suggestions=suggestions[i] or None,
+            )
+            counts.add(added)
+            if self.on_article:
+                self.on_article(1)
+        return counts

@@ -1,0 +1,213 @@
+"""The annotate screen's actions: binding ids, default keys and one-line descriptions.
+
+Headless on purpose (no Textual import): ``labels.py`` needs the reserved keys to validate entity
+hotkeys, the help screen lists the descriptions, and the TUI turns each entry into a ``Binding``
+whose ``id`` is the key of :data:`DEFAULT_KEYMAP`, so a ``keys:`` section in labels.yaml can rebind
+it through ``App.set_keymap``.
+
+Keys are Textual key names (``question_mark``, ``shift+left``, ``ctrl+d``); several alternatives are
+separated by commas. A single printable character (``[``) is accepted too, as Textual accepts it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Mapping
+
+DEFAULT_KEYMAP: dict[str, tuple[str, str]] = {
+    # Deciding on the sentence.
+    "accept": ("a,enter", "Accept the sentence as shown and go to the next"),
+    "reject": ("x", "Reject the sentence (it is unusable) and go to the next"),
+    "skip": ("space", "Move on without a decision"),
+    "undo": ("u,backspace", "Undo the last decision or edit"),
+    "quit": ("q,ctrl+q", "Save and quit"),
+    # Moving the cursor and making spans.
+    "cursor_left": ("left,h", "Move the cursor one token left"),
+    "cursor_right": ("right,l", "Move the cursor one token right"),
+    "extend_left": ("shift+left", "Extend the selection one token left"),
+    "extend_right": ("shift+right", "Extend the selection one token right"),
+    "next_span": ("tab", "Jump to the next span or suggestion"),
+    "prev_span": ("shift+tab", "Jump to the previous span or suggestion"),
+    "delete_span": ("d,delete", "Delete the span under the cursor"),
+    "confirm_span": ("c", "Confirm the suggestion under the cursor, or cycle the label of a confirmed span"),
+    "clear_selection": ("escape", "Clear the selection (or leave relation mode)"),
+    # Moving between sentences.
+    "prev_sentence": ("pageup,[", "Go to the previous sentence"),
+    "next_sentence": ("pagedown,]", "Go to the next sentence"),
+    "goto": ("colon", "Jump to sentence N"),
+    "search": ("slash", "Search the dataset's text"),
+    "help": ("question_mark", "Show the keys and the labels"),
+    "toggle_context": ("v", "Show the sentence alone or within its whole paragraph"),
+    # Relations.
+    "relation_mode": ("r", "Start a relation from the span under the cursor"),
+    "next_relation": ("full_stop", "Select the next relation"),
+    "prev_relation": ("comma", "Select the previous relation"),
+    "delete_relation": ("ctrl+d", "Delete the selected relation"),
+    "reverse_relation": ("ctrl+r", "Swap head and child of the selected relation"),
+    "relabel_relation": ("ctrl+l", "Change the label of the selected relation"),
+}
+"""Binding id -> (default keys, description), in the order the help screen lists them."""
+
+KEY_ALIASES: dict[str, str] = {
+    "period": "full_stop",
+    "dot": "full_stop",
+    "esc": "escape",
+    "return": "enter",
+    "del": "delete",
+    "pgup": "pageup",
+    "pgdn": "pagedown",
+}
+"""Friendly names accepted in labels.yaml -> the name Textual gives the key."""
+
+# Textual renames a few Unicode character names (see textual.keys.KEY_NAME_REPLACEMENTS).
+_UNICODE_NAME_REPLACEMENTS = {
+    "solidus": "slash",
+    "reverse_solidus": "backslash",
+    "commercial_at": "at",
+    "hyphen_minus": "minus",
+    "plus_sign": "plus",
+    "low_line": "underscore",
+}
+_REVERSED_UNICODE_NAME_REPLACEMENTS = {v: k for k, v in _UNICODE_NAME_REPLACEMENTS.items()}
+
+_KEY_DISPLAY = {
+    "left": "←",
+    "right": "→",
+    "up": "↑",
+    "down": "↓",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "space": "space",
+    "enter": "enter",
+    "escape": "esc",
+    "tab": "tab",
+    "backspace": "backspace",
+    "delete": "del",
+    "insert": "ins",
+    "home": "home",
+    "end": "end",
+    "period": ".",
+}
+
+
+def split_keys(keys: str) -> list[str]:
+    """The alternatives of a comma-separated key list, stripped, empty items dropped.
+
+    A lone ``,`` cannot be written this way: use its name, ``comma``.
+
+    >>> split_keys("a, enter")
+    ['a', 'enter']
+    """
+    return [key.strip() for key in keys.split(",") if key.strip()]
+
+
+def key_name(key: str) -> str:
+    """The name Textual gives ``key``: characters become names, aliases are resolved.
+
+    >>> key_name("?"), key_name("["), key_name("period"), key_name("a"), key_name("shift+left")
+    ('question_mark', 'left_square_bracket', 'full_stop', 'a', 'shift+left')
+    """
+    if len(key) == 1:
+        return _character_key_name(key)
+    return KEY_ALIASES.get(key, key)
+
+
+def _character_key_name(character: str) -> str:
+    """Textual's key name for one character (mirrors ``textual.keys._character_to_key``)."""
+    if character.isalnum():
+        return character
+    if character == "\t":
+        return "tab"
+    try:
+        name = unicodedata.name(character).lower().replace("-", "_").replace(" ", "_")
+    except ValueError:
+        return character
+    return _UNICODE_NAME_REPLACEMENTS.get(name, name)
+
+
+def key_character(key: str) -> str | None:
+    """The printable character a key name stands for (``question_mark`` -> ``?``), or ``None``.
+
+    >>> key_character("question_mark"), key_character("p"), key_character("ctrl+d"), key_character("enter")
+    ('?', 'p', None, None)
+    """
+    key = KEY_ALIASES.get(key, key)
+    if "+" in key[:-1]:
+        return None
+    if len(key) == 1:
+        return key
+    if key in ("space", "tab", "enter", "escape", "backspace", "delete"):
+        return None
+    unicode_name = _REVERSED_UNICODE_NAME_REPLACEMENTS.get(key, key).replace("_", " ").upper()
+    try:
+        character = unicodedata.lookup(unicode_name)
+    except KeyError:
+        return None
+    return character if character.isprintable() and not character.isspace() else None
+
+
+def merged_keymap(keymap_overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Binding id -> keys: the defaults with ``keymap_overrides`` applied (unknown ids raise ValueError)."""
+    merged = {action: keys for action, (keys, _description) in DEFAULT_KEYMAP.items()}
+    for action, keys in (keymap_overrides or {}).items():
+        if action not in DEFAULT_KEYMAP:
+            raise ValueError(f"unknown binding id {action!r}")
+        merged[action] = keys
+    return merged
+
+
+def key_actions(keymap_overrides: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """Textual key name -> the binding ids that use it (more than one means a conflict)."""
+    actions: dict[str, list[str]] = {}
+    for action, keys in merged_keymap(keymap_overrides).items():
+        for key in dict.fromkeys(key_name(k) for k in split_keys(keys)):
+            actions.setdefault(key, []).append(action)
+    return actions
+
+
+def reserved_keys(keymap_overrides: dict[str, str] | None = None) -> set[str]:
+    """Every key used by an action, both as written and as Textual names it.
+
+    So ``"?" in reserved_keys()`` and ``"question_mark" in reserved_keys()`` are both true, whether
+    the caller holds a typed character or a Textual ``event.key``.
+
+    >>> {"a", "enter", "?", "question_mark", "["} <= reserved_keys()
+    True
+    >>> "a" in reserved_keys({"accept": "enter"})
+    False
+    """
+    keys: set[str] = set()
+    for written in merged_keymap(keymap_overrides).values():
+        for key in split_keys(written):
+            keys.add(key)
+            keys.add(key_name(key))
+            character = key_character(key_name(key))
+            if character is not None:
+                keys.add(character)
+    return keys
+
+
+def key_display(key: str) -> str:
+    """How a key is shown to the user: short, with symbols for punctuation and arrows.
+
+    >>> [key_display(k) for k in ("question_mark", "colon", "slash", "shift+left", "pageup", "period", "comma")]
+    ['?', ':', '/', 'shift+←', 'PgUp', '.', ',']
+    """
+    if key.endswith("+"):  # a bare "+" or "ctrl++"
+        modifiers, base = key[:-2], "+"
+    else:
+        modifiers, _plus, base = key.rpartition("+")
+    if base in _KEY_DISPLAY:
+        shown = _KEY_DISPLAY[base]
+    else:
+        shown = key_character(base) or base
+    return f"{modifiers}+{shown}" if modifiers else shown
+
+
+def keys_display(keys: str, separator: str = " / ") -> str:
+    """All alternatives of a comma-separated key list for display.
+
+    >>> keys_display("u,backspace")
+    'u / backspace'
+    """
+    return separator.join(key_display(key) for key in split_keys(keys))

@@ -1,0 +1,266 @@
+"""Plain data: the things the tool reads, shows, stores and writes.
+
+Pure dataclasses with no I/O, no SQL, no spaCy and no Textual, so every layer can share them.
+All character offsets are Unicode code points (Python ``str`` indices), start inclusive, end
+exclusive. Offsets of tokens and spans are relative to their sentence's text; a sentence knows its
+own offsets in its article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Sequence
+
+Answer = Literal["accept", "reject", "ignore"]
+ANSWERS: tuple[str, ...] = ("accept", "reject", "ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A token of a sentence: ``text[start:end]``; ``ws`` says whether whitespace follows it."""
+
+    start: int
+    end: int
+    ws: bool = False
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """A labelled entity span, always on token boundaries of its sentence.
+
+    ``token_end`` is inclusive, as in Prodigy: a one-token span has ``token_start == token_end``.
+    ``source`` names where a suggestion came from (a model name or ``patterns``); it is ``None`` for
+    spans an annotator made or confirmed.
+    """
+
+    start: int
+    end: int
+    label: str
+    token_start: int
+    token_end: int
+    source: str | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """The offsets that identify the span within its sentence (relations point at these)."""
+        return (self.start, self.end)
+
+    def overlaps(self, other: "Span") -> bool:
+        """True when the two spans share at least one character."""
+        return self.start < other.end and other.start < self.end
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "start": self.start,
+            "end": self.end,
+            "token_start": self.token_start,
+            "token_end": self.token_end,
+            "label": self.label,
+        }
+        if self.source is not None:
+            data["source"] = self.source
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Span":
+        return cls(
+            start=int(data["start"]),
+            end=int(data["end"]),
+            label=str(data["label"]),
+            token_start=int(data["token_start"]),
+            token_end=int(data["token_end"]),
+            source=data.get("source"),
+        )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Relation:
+    """A labelled relation from the ``head`` span to the ``child`` span, named by their offsets."""
+
+    head: tuple[int, int]
+    child: tuple[int, int]
+    label: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"head": list(self.head), "child": list(self.child), "label": self.label}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Relation":
+        head = data["head"]
+        child = data["child"]
+        return cls(head=(int(head[0]), int(head[1])), child=(int(child[0]), int(child[1])), label=str(data["label"]))
+
+    def reversed(self) -> "Relation":
+        return Relation(head=self.child, child=self.head, label=self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One imported document. ``text`` is kept verbatim; sentences point into it."""
+
+    id: int | None
+    dataset: str
+    title: str
+    text: str
+    content_hash: str
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A unit of annotation: ``article.text[start:end] == text``.
+
+    ``index`` is the sentence's place in its article (0-based); ``position`` its place in the
+    dataset (1-based, what the UI shows as "sentence N of M").
+    """
+
+    id: int | None
+    article_id: int | None
+    index: int
+    position: int
+    start: int
+    end: int
+    text: str
+    tokens: tuple[Token, ...]
+
+    def token_texts(self) -> list[str]:
+        return [self.text[t.start : t.end] for t in self.tokens]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """Spans (and relations) proposed for a sentence by a model and/or patterns."""
+
+    sentence_id: int
+    source: str
+    spans: tuple[Span, ...]
+    relations: tuple[Relation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One row of an annotator's history for a sentence. Never changed once written.
+
+    ``answer`` is ``None`` for an undo row that returns the sentence to "not decided".
+    ``supersedes`` is the id of the decision this one replaces (the annotator's previous current
+    decision for the sentence), or ``None``. ``gold`` marks reviewed decisions.
+    """
+
+    id: int | None
+    uid: str
+    sentence_id: int
+    annotator: str
+    session: str
+    answer: str | None
+    spans: tuple[Span, ...]
+    relations: tuple[Relation, ...]
+    created_at: float
+    seconds: float = 0.0
+    supersedes: int | None = None
+    kind: str = "decision"
+    gold: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Example:
+    """A text with annotations as read from or written to an exchange format (format-neutral).
+
+    ``tokens`` are given when the format carries them (Prodigy, CoNLL) and ``None`` otherwise.
+    ``line`` is where the record started in its file, for error messages. ``versions`` holds the
+    other annotators' versions of a reviewed record (Prodigy review output).
+    """
+
+    text: str
+    tokens: list[Token] | None = None
+    spans: list[Span] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    answer: str | None = "accept"
+    annotator: str | None = None
+    session: str | None = None
+    timestamp: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+    versions: list["Example"] = field(default_factory=list)
+    gold: bool = False
+
+
+def tokens_from_offsets(text: str, offsets: Iterable[tuple[int, int]]) -> tuple[Token, ...]:
+    """Build tokens from ``(start, end)`` pairs, deriving ``ws`` from the text between tokens.
+
+    >>> tokens_from_offsets("a b", [(0, 1), (2, 3)])
+    (Token(start=0, end=1, ws=True), Token(start=2, end=3, ws=False))
+    """
+    pairs = list(offsets)
+    tokens = []
+    for i, (start, end) in enumerate(pairs):
+        next_start = pairs[i + 1][0] if i + 1 < len(pairs) else len(text)
+        gap = text[end:next_start]
+        tokens.append(Token(start, end, bool(gap) and gap[:1].isspace()))
+    return tuple(tokens)
+
+
+def span_problem(span: Span, text: str, tokens: Sequence[Token]) -> str | None:
+    """Why ``span`` is not a valid span of a sentence with this text and tokens, or ``None``.
+
+    >>> toks = tokens_from_offsets("Umerov met Austin", [(0, 6), (7, 10), (11, 17)])
+    >>> span_problem(Span(0, 6, "PERSON", 0, 0), "Umerov met Austin", toks) is None
+    True
+    >>> span_problem(Span(0, 5, "PERSON", 0, 0), "Umerov met Austin", toks)
+    "span 0-5 'Umero' does not end on a token boundary"
+    """
+    label = f"span {span.start}-{span.end}"
+    if span.start < 0 or span.end > len(text):
+        return f"{label} is outside the text (length {len(text)})"
+    if span.end <= span.start:
+        return f"{label} ends before it starts"
+    if not (0 <= span.token_start <= span.token_end < len(tokens)):
+        return f"{label} has token range {span.token_start}-{span.token_end} outside 0-{len(tokens) - 1}"
+    if tokens[span.token_start].start != span.start:
+        return f"{label} {text[span.start:span.end]!r} does not start on a token boundary"
+    if tokens[span.token_end].end != span.end:
+        return f"{label} {text[span.start:span.end]!r} does not end on a token boundary"
+    return None
+
+
+def relation_problem(relation: Relation, spans: Iterable[Span]) -> str | None:
+    """Why ``relation`` is dangling (a span it names is not among ``spans``), or ``None``."""
+    keys = {s.key for s in spans}
+    if relation.head not in keys:
+        return f"relation {relation.label} names a head span {relation.head} that is not annotated"
+    if relation.child not in keys:
+        return f"relation {relation.label} names a child span {relation.child} that is not annotated"
+    return None
+
+
+def overlapping_pairs(spans: Sequence[Span]) -> list[tuple[Span, Span]]:
+    """Pairs of spans that overlap (sorted by start), for schemes that forbid overlaps."""
+    ordered = sorted(spans, key=lambda s: (s.start, s.end))
+    pairs = []
+    for i, span in enumerate(ordered):
+        for other in ordered[i + 1 :]:
+            if other.start >= span.end:
+                break
+            pairs.append((span, other))
+    return pairs
+
+
+def span_at_tokens(text: str, tokens: Sequence[Token], token_start: int, token_end: int, label: str, source: str | None = None) -> Span:
+    """The span covering tokens ``token_start..token_end`` (inclusive)."""
+    return Span(tokens[token_start].start, tokens[token_end].end, label, token_start, token_end, source)
+
+
+def snap_to_tokens(tokens: Sequence[Token], start: int, end: int) -> tuple[int, int] | None:
+    """Token range ``(first, last)`` covering characters ``start..end`` ("expand" alignment), or None."""
+    first = last = None
+    for i, tok in enumerate(tokens):
+        if tok.end > start and tok.start < end:
+            if first is None:
+                first = i
+            last = i
+        elif tok.start >= end:
+            break
+    if first is None or last is None:
+        return None
+    return first, last

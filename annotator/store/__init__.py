@@ -1,0 +1,777 @@
+"""The SQLite store: the only module with SQL.
+
+``Store(path)`` opens (or creates) the database, applies migrations and sets the pragmas that make
+every committed decision durable (WAL, ``synchronous=FULL``, a busy timeout). Decisions are
+append-only: an edit or an undo adds a row; triggers refuse UPDATE and DELETE on them.
+
+A ``Store`` is used from one thread at a time; a worker thread opens its own ``Store`` on the same
+path (SQLite connections are cheap, and WAL lets readers run beside the writer).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import sqlite_utils
+
+from ..errors import AnnotationError, DatasetError, StoreError
+from ..model import (
+    ANSWERS,
+    Article,
+    Decision,
+    Relation,
+    Sentence,
+    Span,
+    Suggestion,
+    Token,
+    overlapping_pairs,
+    relation_problem,
+    span_problem,
+    tokens_from_offsets,
+)
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_DB = "annotator.db"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def default_db_path() -> Path:
+    """``$ANNOTATOR_DB`` when set, else ``./annotator.db``."""
+    return Path(os.environ.get("ANNOTATOR_DB") or DEFAULT_DB)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_tokens(tokens: Sequence[Token]) -> str:
+    """Tokens as a flat JSON list ``[start0, end0, start1, end1, ...]`` (``ws`` follows from the text)."""
+    flat: list[int] = []
+    for tok in tokens:
+        flat.append(tok.start)
+        flat.append(tok.end)
+    return _dumps(flat)
+
+
+def decode_tokens(text: str, data: str) -> tuple[Token, ...]:
+    flat = json.loads(data)
+    return tokens_from_offsets(text, zip(flat[0::2], flat[1::2]))
+
+
+def encode_spans(spans: Iterable[Span]) -> str:
+    return _dumps([s.to_dict() for s in spans])
+
+
+def decode_spans(data: str) -> tuple[Span, ...]:
+    return tuple(Span.from_dict(d) for d in json.loads(data))
+
+
+def encode_relations(relations: Iterable[Relation]) -> str:
+    return _dumps([r.to_dict() for r in relations])
+
+
+def decode_relations(data: str) -> tuple[Relation, ...]:
+    return tuple(Relation.from_dict(d) for d in json.loads(data))
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset and its settings (``overlap`` etc.)."""
+
+    id: int
+    name: str
+    created_at: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    """A sentence together with what the UI needs about its article."""
+
+    sentence: Sentence
+    article_title: str
+
+
+@dataclass
+class ImportCounts:
+    """What one import added (or found already there)."""
+
+    articles: int = 0
+    sentences: int = 0
+    suggestions: int = 0
+    decisions: int = 0
+    skipped_articles: int = 0
+
+    def add(self, other: "ImportCounts") -> None:
+        self.articles += other.articles
+        self.sentences += other.sentences
+        self.suggestions += other.suggestions
+        self.decisions += other.decisions
+        self.skipped_articles += other.skipped_articles
+
+
+def _translate(exc: sqlite3.Error, path: str) -> StoreError:
+    text = str(exc)
+    if "disk is full" in text or "database or disk is full" in text:
+        return StoreError("disk full: the database could not be written (nothing was saved)", path)
+    if "readonly" in text or "read-only" in text:
+        return StoreError("the database is read-only (check the file's permissions)", path)
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return StoreError("not an annotator database (not a SQLite file, or damaged)", path)
+    if "locked" in text or "busy" in text:
+        return StoreError("the database stayed locked by another process for 30 s", path)
+    return StoreError(f"database error: {text}", path)
+
+
+class Store:
+    """An annotator database. Create with ``Store(path)``; close with ``close()`` or ``with``."""
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = True, readonly: bool = False):
+        self.path = str(path if path is not None else default_db_path())
+        self.readonly = readonly
+        self._dataset_ids: dict[str, int] = {}
+        if self.path != ":memory:":
+            p = Path(self.path)
+            if p.is_dir():
+                raise StoreError("is a folder, not a database file", self.path)
+            if not p.parent.exists() and str(p.parent) not in ("", "."):
+                raise StoreError(f"folder {str(p.parent)!r} does not exist", self.path)
+            if not p.exists():
+                if not create or readonly:
+                    raise StoreError("database not found (import something first)", self.path)
+            else:
+                _check_sqlite_header(p)
+                if not readonly and not os.access(p, os.W_OK):
+                    raise StoreError("the database is read-only (check the file's permissions)", self.path)
+        try:
+            if readonly:
+                conn = sqlite3.connect(
+                    f"file:{Path(self.path).absolute()}?mode=ro", uri=True, check_same_thread=False,
+                    timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                )
+            else:
+                conn = sqlite3.connect(
+                    self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+                )
+            self.conn = conn
+            self.db = sqlite_utils.Database(conn)
+            self._configure()
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from None
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if not self.readonly and self.path != ":memory:":
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(
+                    f"cannot use write-ahead logging here (journal mode {mode}); is this a network filesystem?",
+                    self.path,
+                )
+        self.conn.execute("PRAGMA synchronous = FULL")
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"written by a newer annotator (schema version {version}, this one knows up to "
+                f"{SCHEMA_VERSION}); upgrade annotator to open it",
+                self.path,
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.readonly:
+            raise StoreError(f"schema version {version} needs migrating; open it writable once", self.path)
+        for number in range(version, SCHEMA_VERSION):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self.schema_version() == number:  # another process may have migrated meanwhile
+                    MIGRATIONS[number](self.conn)
+                    self.conn.execute(f"PRAGMA user_version = {number + 1}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """One committed write transaction (nested calls join the outer one).
+
+        ``BEGIN IMMEDIATE`` takes the write lock at the start, so a concurrent writer waits for
+        the busy timeout instead of failing with "database is locked" on a lock upgrade.
+        """
+        if self.conn.in_transaction:
+            with self.db.atomic():
+                yield self
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from None
+        try:
+            yield self
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _translate(exc, self.path) from None
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise _translate(exc, self.path) from None
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from None
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._query(sql, params)
+        return rows[0] if rows else None
+
+    # -- datasets ------------------------------------------------------------------------------
+
+    def ensure_dataset(self, name: str, settings: dict[str, Any] | None = None) -> DatasetInfo:
+        """The dataset called ``name``, created when missing."""
+        info = self.find_dataset(name)
+        if info is not None:
+            return info
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO datasets (name, created_at, settings) VALUES (?, ?, ?)",
+                (name, time.time(), _dumps(settings or {})),
+            )
+        info = self.find_dataset(name)
+        assert info is not None
+        return info
+
+    def find_dataset(self, name: str) -> DatasetInfo | None:
+        row = self._one("SELECT id, name, created_at, settings FROM datasets WHERE name = ?", (name,))
+        if row is None:
+            return None
+        self._dataset_ids[name] = row[0]
+        return DatasetInfo(row[0], row[1], row[2], json.loads(row[3]))
+
+    def dataset(self, name: str) -> DatasetInfo:
+        """The dataset called ``name``; ``DatasetError`` naming the known ones when missing."""
+        info = self.find_dataset(name)
+        if info is None:
+            known = ", ".join(d.name for d in self.datasets()) or "none yet"
+            raise DatasetError(f"no dataset {name!r} (datasets: {known})", self.path)
+        return info
+
+    def _dataset_id(self, name: str) -> int:
+        if name not in self._dataset_ids:
+            self.dataset(name)
+        return self._dataset_ids[name]
+
+    def datasets(self) -> list[DatasetInfo]:
+        rows = self._query("SELECT id, name, created_at, settings FROM datasets ORDER BY name")
+        return [DatasetInfo(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def set_dataset_settings(self, name: str, settings: dict[str, Any]) -> DatasetInfo:
+        """Merge ``settings`` into the dataset's settings (the one mutable, non-history field)."""
+        info = self.dataset(name)
+        merged = {**info.settings, **settings}
+        with self.transaction():
+            self.conn.execute("UPDATE datasets SET settings = ? WHERE id = ?", (_dumps(merged), info.id))
+        return self.dataset(name)
+
+    # -- articles and sentences ----------------------------------------------------------------
+
+    def has_article(self, dataset: str, content_hash: str) -> bool:
+        dataset_id = self._dataset_id(dataset)
+        return (
+            self._one("SELECT 1 FROM articles WHERE dataset_id = ? AND content_hash = ?", (dataset_id, content_hash))
+            is not None
+        )
+
+    def add_article(
+        self,
+        dataset: str,
+        *,
+        title: str,
+        text: str,
+        content_hash: str,
+        source: str,
+        meta: dict[str, Any],
+        sentences: Sequence[tuple[int, int, Sequence[Token]]],
+        suggestions: Sequence[tuple[str, Sequence[Span], Sequence[Relation]] | None] | None = None,
+    ) -> tuple[int, ImportCounts]:
+        """Add an article with its sentences (``(start, end, tokens)``) and optional suggestions.
+
+        Idempotent: an article whose content hash is already in the dataset adds nothing and
+        returns its id. Runs inside the caller's transaction when there is one.
+        """
+        dataset_id = self._dataset_id(dataset)
+        counts = ImportCounts()
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (dataset_id, content_hash)
+            ).fetchone()
+            if row is not None:
+                counts.skipped_articles = 1
+                return row[0], counts
+            now = time.time()
+            cur = self.conn.execute(
+                "INSERT INTO articles (dataset_id, source, title, text, content_hash, meta, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (dataset_id, source, title, text, content_hash, _dumps(meta), now),
+            )
+            article_id = int(cur.lastrowid)
+            next_position = self.conn.execute(
+                "SELECT COALESCE(MAX(position), 0) FROM sentences WHERE dataset_id = ?", (dataset_id,)
+            ).fetchone()[0]
+            rows = []
+            for i, (start, end, tokens) in enumerate(sentences):
+                rows.append(
+                    (dataset_id, article_id, i, next_position + i + 1, start, end, text[start:end], encode_tokens(tokens))
+                )
+            self.conn.executemany(
+                'INSERT INTO sentences (dataset_id, article_id, idx, position, start, "end", text, tokens)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            counts.articles = 1
+            counts.sentences = len(rows)
+            if suggestions:
+                first_id = self.conn.execute(
+                    "SELECT id FROM sentences WHERE article_id = ? AND idx = 0", (article_id,)
+                ).fetchone()
+                if first_id is not None:
+                    sugg_rows = []
+                    for i, item in enumerate(suggestions):
+                        if item is None:
+                            continue
+                        source, spans, relations = item
+                        sugg_rows.append((first_id[0] + i, source, encode_spans(spans), encode_relations(relations), now))
+                        counts.suggestions += len(spans)
+                    self.conn.executemany(
+                        "INSERT OR REPLACE INTO suggestions (sentence_id, source, spans, relations, created_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        sugg_rows,
+                    )
+        return article_id, counts
+
+    def article(self, article_id: int) -> Article:
+        row = self._one(
+            "SELECT a.id, d.name, a.title, a.text, a.content_hash, a.source, a.meta FROM articles a"
+            " JOIN datasets d ON d.id = a.dataset_id WHERE a.id = ?",
+            (article_id,),
+        )
+        if row is None:
+            raise DatasetError(f"no article {article_id}", self.path)
+        return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+
+    def articles(self, dataset: str) -> Iterator[Article]:
+        """Every article of the dataset in import order (streamed)."""
+        dataset_id = self._dataset_id(dataset)
+        cur = self.conn.execute(
+            "SELECT a.id, a.title, a.text, a.content_hash, a.source, a.meta FROM articles a"
+            " WHERE a.dataset_id = ? ORDER BY a.id",
+            (dataset_id,),
+        )
+        for row in cur:
+            yield Article(row[0], dataset, row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+    _SENTENCE_COLUMNS = 's.id, s.article_id, s.idx, s.position, s.start, s."end", s.text, s.tokens'
+
+    @staticmethod
+    def _sentence(row: Sequence[Any]) -> Sentence:
+        return Sentence(row[0], row[1], row[2], row[3], row[4], row[5], row[6], decode_tokens(row[6], row[7]))
+
+    def sentence_count(self, dataset: str) -> int:
+        """Number of sentences (positions are 1..N without gaps, so this is an index lookup)."""
+        dataset_id = self._dataset_id(dataset)
+        return int(self._one("SELECT COALESCE(MAX(position), 0) FROM sentences WHERE dataset_id = ?", (dataset_id,))[0])
+
+    def sentence_at(self, dataset: str, position: int) -> SentenceRow | None:
+        dataset_id = self._dataset_id(dataset)
+        row = self._one(
+            f"SELECT {self._SENTENCE_COLUMNS}, a.title FROM sentences s JOIN articles a ON a.id = s.article_id"
+            " WHERE s.dataset_id = ? AND s.position = ?",
+            (dataset_id, position),
+        )
+        if row is None:
+            return None
+        return SentenceRow(self._sentence(row), row[8])
+
+    def sentence(self, sentence_id: int) -> Sentence:
+        row = self._one(f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.id = ?", (sentence_id,))
+        if row is None:
+            raise DatasetError(f"no sentence {sentence_id}", self.path)
+        return self._sentence(row)
+
+    def article_sentences(self, article_id: int) -> list[Sentence]:
+        rows = self._query(
+            f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.article_id = ? ORDER BY s.idx", (article_id,)
+        )
+        return [self._sentence(r) for r in rows]
+
+    def iter_sentences(self, dataset: str) -> Iterator[Sentence]:
+        """Every sentence of the dataset in position order (streamed, one row at a time)."""
+        dataset_id = self._dataset_id(dataset)
+        cur = self.conn.execute(
+            f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.dataset_id = ? ORDER BY s.position",
+            (dataset_id,),
+        )
+        for row in cur:
+            yield self._sentence(row)
+
+    def search(self, dataset: str, needle: str, after_position: int = 0, backwards: bool = False) -> int | None:
+        """Position of the next sentence (wrapping around) whose text contains ``needle`` (case-insensitive)."""
+        dataset_id = self._dataset_id(dataset)
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        order = "DESC" if backwards else "ASC"
+        compare = "<" if backwards else ">"
+        row = self._one(
+            f"SELECT position FROM sentences WHERE dataset_id = ? AND position {compare} ?"
+            f" AND text LIKE ? ESCAPE '\\' ORDER BY position {order} LIMIT 1",
+            (dataset_id, after_position, pattern),
+        )
+        if row is None:
+            row = self._one(
+                f"SELECT position FROM sentences WHERE dataset_id = ? AND text LIKE ? ESCAPE '\\'"
+                f" ORDER BY position {order} LIMIT 1",
+                (dataset_id, pattern),
+            )
+        return None if row is None else int(row[0])
+
+    # -- suggestions ---------------------------------------------------------------------------
+
+    def suggestions(self, sentence_id: int) -> list[Suggestion]:
+        rows = self._query(
+            "SELECT source, spans, relations FROM suggestions WHERE sentence_id = ? ORDER BY id", (sentence_id,)
+        )
+        return [Suggestion(sentence_id, r[0], decode_spans(r[1]), decode_relations(r[2])) for r in rows]
+
+    def add_suggestions(self, items: Iterable[Suggestion]) -> int:
+        """Store suggestions (replacing an earlier run of the same source for a sentence)."""
+        now = time.time()
+        rows = [(s.sentence_id, s.source, encode_spans(s.spans), encode_relations(s.relations), now) for s in items]
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO suggestions (sentence_id, source, spans, relations, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def positions_without_suggestions(self, dataset: str, start_position: int, count: int) -> list[Sentence]:
+        """Up to ``count`` sentences from ``start_position`` on that have no suggestions yet."""
+        dataset_id = self._dataset_id(dataset)
+        rows = self._query(
+            f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.dataset_id = ? AND s.position >= ?"
+            " AND s.position < ? AND NOT EXISTS (SELECT 1 FROM suggestions g WHERE g.sentence_id = s.id)"
+            " ORDER BY s.position",
+            (dataset_id, start_position, start_position + count),
+        )
+        return [self._sentence(r) for r in rows]
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    _DECISION_COLUMNS = (
+        "d.id, d.uid, d.sentence_id, d.annotator, d.session, d.answer, d.spans, d.relations,"
+        " d.created_at, d.seconds, d.supersedes, d.kind, d.gold, d.meta"
+    )
+
+    @staticmethod
+    def _decision(row: Sequence[Any]) -> Decision:
+        return Decision(
+            id=row[0],
+            uid=row[1],
+            sentence_id=row[2],
+            annotator=row[3],
+            session=row[4],
+            answer=row[5],
+            spans=decode_spans(row[6]),
+            relations=decode_relations(row[7]),
+            created_at=row[8],
+            seconds=row[9],
+            supersedes=row[10],
+            kind=row[11],
+            gold=bool(row[12]),
+            meta=json.loads(row[13]),
+        )
+
+    def validate_annotation(
+        self, sentence: Sentence, spans: Sequence[Span], relations: Sequence[Relation], allow_overlaps: bool = True
+    ) -> None:
+        """Raise ``AnnotationError`` when a span is off the sentence's tokens or a relation dangles."""
+        for span in spans:
+            problem = span_problem(span, sentence.text, sentence.tokens)
+            if problem:
+                raise AnnotationError(f"sentence {sentence.position}: {problem}")
+        if not allow_overlaps:
+            pairs = overlapping_pairs(spans)
+            if pairs:
+                a, b = pairs[0]
+                raise AnnotationError(
+                    f"sentence {sentence.position}: spans {a.start}-{a.end} {a.label} and {b.start}-{b.end} "
+                    f"{b.label} overlap, and the scheme does not allow overlaps"
+                )
+        for relation in relations:
+            problem = relation_problem(relation, spans)
+            if problem:
+                raise AnnotationError(f"sentence {sentence.position}: {problem}")
+
+    def add_decision(
+        self,
+        sentence: Sentence,
+        *,
+        annotator: str,
+        answer: str | None,
+        spans: Sequence[Span] = (),
+        relations: Sequence[Relation] = (),
+        session: str = "",
+        seconds: float = 0.0,
+        kind: str = "decision",
+        gold: bool = False,
+        meta: dict[str, Any] | None = None,
+        uid: str | None = None,
+        created_at: float | None = None,
+        allow_overlaps: bool = True,
+    ) -> Decision:
+        """Append a decision (one committed transaction) and return it with its id.
+
+        The annotator's previous current decision for the sentence (if any) is recorded in
+        ``supersedes``. Spans are stored without their suggestion ``source`` and in order.
+        """
+        if answer is not None and answer not in ANSWERS:
+            raise AnnotationError(f"answer must be one of {', '.join(ANSWERS)}, not {answer!r}")
+        clean_spans = tuple(sorted(Span(s.start, s.end, s.label, s.token_start, s.token_end) for s in spans))
+        clean_relations = tuple(sorted(set(relations)))
+        self.validate_annotation(sentence, clean_spans, clean_relations, allow_overlaps)
+        dataset_id = self._one("SELECT dataset_id FROM sentences WHERE id = ?", (sentence.id,))
+        if dataset_id is None:
+            raise DatasetError(f"no sentence {sentence.id}", self.path)
+        uid = uid or uuid.uuid4().hex
+        created_at = time.time() if created_at is None else created_at
+        with self.transaction():
+            previous = self.conn.execute(
+                "SELECT decision_id FROM current WHERE dataset_id = ? AND annotator = ? AND gold = ? AND sentence_id = ?",
+                (dataset_id[0], annotator, int(gold), sentence.id),
+            ).fetchone()
+            supersedes = previous[0] if previous else None
+            cur = self.conn.execute(
+                "INSERT INTO decisions (uid, dataset_id, sentence_id, annotator, session, answer, spans, relations,"
+                " created_at, seconds, supersedes, kind, gold, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uid,
+                    dataset_id[0],
+                    sentence.id,
+                    annotator,
+                    session,
+                    answer,
+                    encode_spans(clean_spans),
+                    encode_relations(clean_relations),
+                    created_at,
+                    float(seconds),
+                    supersedes,
+                    kind,
+                    int(gold),
+                    _dumps(meta or {}),
+                ),
+            )
+            decision_id = int(cur.lastrowid)
+        return Decision(
+            decision_id, uid, sentence.id, annotator, session, answer, clean_spans, clean_relations,
+            created_at, float(seconds), supersedes, kind, gold, dict(meta or {}),
+        )
+
+    def decision(self, decision_id: int) -> Decision:
+        row = self._one(f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.id = ?", (decision_id,))
+        if row is None:
+            raise DatasetError(f"no decision {decision_id}", self.path)
+        return self._decision(row)
+
+    def current_decision(self, sentence_id: int, annotator: str, gold: bool = False) -> Decision | None:
+        """The annotator's latest decision row for the sentence (possibly an undo with answer None)."""
+        row = self._one(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.sentence_id = ? AND d.annotator = ?"
+            " AND d.gold = ? ORDER BY d.id DESC LIMIT 1",
+            (sentence_id, annotator, int(gold)),
+        )
+        return None if row is None else self._decision(row)
+
+    def history(self, sentence_id: int, annotator: str | None = None) -> list[Decision]:
+        """Every decision row for the sentence, oldest first."""
+        if annotator is None:
+            rows = self._query(
+                f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.sentence_id = ? ORDER BY d.id", (sentence_id,)
+            )
+        else:
+            rows = self._query(
+                f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.sentence_id = ? AND d.annotator = ?"
+                " ORDER BY d.id",
+                (sentence_id, annotator),
+            )
+        return [self._decision(r) for r in rows]
+
+    def undo(self, decision: Decision, *, session: str = "") -> Decision:
+        """Add a row that restores the state before ``decision`` (which must still be current).
+
+        The new row copies the superseded decision's answer, spans and relations, or has answer
+        ``None`` ("not decided") when there was none. Nothing is deleted.
+        """
+        current = self.current_decision(decision.sentence_id, decision.annotator, decision.gold)
+        if current is None or current.id != decision.id:
+            raise AnnotationError("only the current decision of a sentence can be undone")
+        restored = self.decision(decision.supersedes) if decision.supersedes is not None else None
+        sentence = self.sentence(decision.sentence_id)
+        return self.add_decision(
+            sentence,
+            annotator=decision.annotator,
+            answer=restored.answer if restored else None,
+            spans=restored.spans if restored else (),
+            relations=restored.relations if restored else (),
+            session=session,
+            kind="undo",
+            gold=decision.gold,
+            meta={"undoes": decision.id},
+        )
+
+    def first_undecided(self, dataset: str, annotator: str, start_position: int = 1) -> int | None:
+        """Position of the first sentence at or after ``start_position`` the annotator has not decided."""
+        dataset_id = self._dataset_id(dataset)
+        row = self._one(
+            "SELECT s.position FROM sentences s WHERE s.dataset_id = ? AND s.position >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM current c WHERE c.dataset_id = s.dataset_id AND c.annotator = ?"
+            " AND c.gold = 0 AND c.sentence_id = s.id AND c.answer IS NOT NULL)"
+            " ORDER BY s.position LIMIT 1",
+            (dataset_id, start_position, annotator),
+        )
+        return None if row is None else int(row[0])
+
+    def progress(self, dataset: str, annotator: str, gold: bool = False) -> int:
+        """How many sentences the annotator has decided (current answer not None)."""
+        dataset_id = self._dataset_id(dataset)
+        row = self._one(
+            "SELECT COUNT(*) FROM current WHERE dataset_id = ? AND annotator = ? AND gold = ? AND answer IS NOT NULL",
+            (dataset_id, annotator, int(gold)),
+        )
+        return int(row[0])
+
+    def annotators(self, dataset: str) -> list[str]:
+        dataset_id = self._dataset_id(dataset)
+        rows = self._query(
+            "SELECT DISTINCT annotator FROM current WHERE dataset_id = ? AND gold = 0 ORDER BY annotator", (dataset_id,)
+        )
+        return [r[0] for r in rows]
+
+    def current_decisions(
+        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
+    ) -> Iterator[tuple[Sentence, Decision]]:
+        """Every current decision (answer not None) of the dataset, by sentence position then annotator."""
+        dataset_id = self._dataset_id(dataset)
+        params: list[Any] = [dataset_id, int(gold)]
+        where = ""
+        if annotators:
+            where = f" AND c.annotator IN ({', '.join('?' for _ in annotators)})"
+            params.extend(annotators)
+        cur = self.conn.execute(
+            f"SELECT {self._SENTENCE_COLUMNS}, {self._DECISION_COLUMNS} FROM current c"
+            " JOIN sentences s ON s.id = c.sentence_id JOIN decisions d ON d.id = c.decision_id"
+            f" WHERE c.dataset_id = ? AND c.gold = ? AND c.answer IS NOT NULL{where}"
+            " ORDER BY s.position, c.annotator",
+            params,
+        )
+        for row in cur:
+            yield self._sentence(row[:8]), self._decision(row[8:])
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def stats(self, dataset: str) -> dict[str, Any]:
+        """Counts for ``annotator stats``: articles, sentences, suggestions, decisions, spans per label."""
+        dataset_id = self._dataset_id(dataset)
+        articles = self._one("SELECT COUNT(*) FROM articles WHERE dataset_id = ?", (dataset_id,))[0]
+        sentences = self.sentence_count(dataset)
+        suggestion_labels: dict[str, int] = {}
+        for (label, n) in self._query(
+            "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM suggestions g"
+            " JOIN sentences s ON s.id = g.sentence_id, json_each(g.spans) j"
+            " WHERE s.dataset_id = ? GROUP BY label ORDER BY label",
+            (dataset_id,),
+        ):
+            suggestion_labels[label] = n
+        sentences_with_suggestions = self._one(
+            "SELECT COUNT(DISTINCT g.sentence_id) FROM suggestions g JOIN sentences s ON s.id = g.sentence_id"
+            " WHERE s.dataset_id = ?",
+            (dataset_id,),
+        )[0]
+        decisions: dict[str, dict[str, int]] = {}
+        for (annotator, gold, answer, n) in self._query(
+            "SELECT annotator, gold, answer, COUNT(*) FROM current WHERE dataset_id = ? AND answer IS NOT NULL"
+            " GROUP BY annotator, gold, answer ORDER BY annotator, answer",
+            (dataset_id,),
+        ):
+            key = f"{annotator} (gold)" if gold else annotator
+            decisions.setdefault(key, {})[answer] = n
+        span_labels: dict[str, int] = {}
+        relation_labels: dict[str, int] = {}
+        for (label, n) in self._query(
+            "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM current c"
+            " JOIN decisions d ON d.id = c.decision_id, json_each(d.spans) j"
+            " WHERE c.dataset_id = ? AND c.answer = 'accept' GROUP BY label ORDER BY label",
+            (dataset_id,),
+        ):
+            span_labels[label] = n
+        for (label, n) in self._query(
+            "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM current c"
+            " JOIN decisions d ON d.id = c.decision_id, json_each(d.relations) j"
+            " WHERE c.dataset_id = ? AND c.answer = 'accept' GROUP BY label ORDER BY label",
+            (dataset_id,),
+        ):
+            relation_labels[label] = n
+        history_rows = self._one("SELECT COUNT(*) FROM decisions WHERE dataset_id = ?", (dataset_id,))[0]
+        return {
+            "dataset": dataset,
+            "articles": articles,
+            "sentences": sentences,
+            "sentences_with_suggestions": sentences_with_suggestions,
+            "suggestions_per_label": suggestion_labels,
+            "decisions_per_annotator": decisions,
+            "history_rows": history_rows,
+            "spans_per_label": span_labels,
+            "relations_per_label": relation_labels,
+        }
+
+
+def _check_sqlite_header(path: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite tries to use it (an empty file is fine)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise StoreError(f"cannot read the database: {exc.strerror}", str(path)) from None
+    if head and head != b"SQLite format 3\x00":
+        raise StoreError("not an annotator database (not a SQLite file)", str(path))

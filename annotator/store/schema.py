@@ -1,0 +1,135 @@
+"""The database schema as an ordered list of migrations; ``PRAGMA user_version`` is the version.
+
+Opening a database applies every migration above its version, each in its own transaction, so a
+new and an old database end up the same. A database whose version is above ``SCHEMA_VERSION``
+was written by a newer annotator and is refused (see ``Store``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute statements one by one inside the caller's transaction.
+
+    (``executescript`` would COMMIT first and run outside it.)
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement!r}")
+
+
+def _v1_initial(conn: sqlite3.Connection) -> None:
+    """Datasets, articles, sentences, suggestions and the append-only decision history."""
+    _run_script(conn,
+        """
+        CREATE TABLE datasets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            settings TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE articles (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            source TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            UNIQUE (dataset_id, content_hash)
+        );
+        CREATE TABLE sentences (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            article_id INTEGER NOT NULL REFERENCES articles(id),
+            idx INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            tokens TEXT NOT NULL,
+            UNIQUE (dataset_id, position),
+            UNIQUE (article_id, idx)
+        );
+        CREATE TABLE suggestions (
+            id INTEGER PRIMARY KEY,
+            sentence_id INTEGER NOT NULL REFERENCES sentences(id),
+            source TEXT NOT NULL,
+            spans TEXT NOT NULL DEFAULT '[]',
+            relations TEXT NOT NULL DEFAULT '[]',
+            created_at REAL NOT NULL,
+            UNIQUE (sentence_id, source)
+        );
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            sentence_id INTEGER NOT NULL REFERENCES sentences(id),
+            annotator TEXT NOT NULL,
+            session TEXT NOT NULL DEFAULT '',
+            answer TEXT CHECK (answer IS NULL OR answer IN ('accept', 'reject', 'ignore')),
+            spans TEXT NOT NULL DEFAULT '[]',
+            relations TEXT NOT NULL DEFAULT '[]',
+            created_at REAL NOT NULL,
+            seconds REAL NOT NULL DEFAULT 0,
+            supersedes INTEGER REFERENCES decisions(id),
+            kind TEXT NOT NULL DEFAULT 'decision',
+            gold INTEGER NOT NULL DEFAULT 0,
+            meta TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX decisions_by_sentence ON decisions (sentence_id, annotator, gold, id);
+        CREATE INDEX decisions_by_dataset ON decisions (dataset_id, annotator);
+        CREATE TRIGGER decisions_are_append_only_update BEFORE UPDATE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions are append-only: add a row instead'); END;
+        CREATE TRIGGER decisions_are_append_only_delete BEFORE DELETE ON decisions
+        BEGIN SELECT RAISE(ABORT, 'decisions are append-only: add a row instead'); END;
+        """
+    )
+
+
+def _v2_current_index(conn: sqlite3.Connection) -> None:
+    """A derived index of each annotator's current decision per sentence, kept by a trigger.
+
+    It is rebuilt here from the history (so an older database gains it with its data) and can
+    always be rebuilt the same way; the history itself stays the only source of truth.
+    """
+    _run_script(conn,
+        """
+        CREATE TABLE current (
+            dataset_id INTEGER NOT NULL,
+            annotator TEXT NOT NULL,
+            gold INTEGER NOT NULL,
+            sentence_id INTEGER NOT NULL,
+            decision_id INTEGER NOT NULL,
+            answer TEXT,
+            PRIMARY KEY (dataset_id, annotator, gold, sentence_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX current_by_sentence ON current (sentence_id, gold);
+        INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
+            SELECT d.dataset_id, d.annotator, d.gold, d.sentence_id, d.id, d.answer
+            FROM decisions d
+            WHERE d.id = (SELECT MAX(id) FROM decisions d2
+                          WHERE d2.sentence_id = d.sentence_id AND d2.annotator = d.annotator
+                            AND d2.gold = d.gold);
+        CREATE TRIGGER decisions_keep_current AFTER INSERT ON decisions
+        BEGIN
+            INSERT OR REPLACE INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
+            VALUES (NEW.dataset_id, NEW.annotator, NEW.gold, NEW.sentence_id, NEW.id, NEW.answer);
+        END;
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_current_index]
+SCHEMA_VERSION = len(MIGRATIONS)

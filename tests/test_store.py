@@ -1,0 +1,200 @@
+"""The store: schema versions and migrations, append-only history, current decisions, undo."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from annotator.errors import AnnotationError, DatasetError, StoreError
+from annotator.model import Relation, Span
+from annotator.store import Store
+from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+
+def first(store: Store, position: int = 3):
+    return store.sentence_at("demo", position).sentence
+
+
+def span_of(sentence, word: str, label: str) -> Span:
+    start = sentence.text.index(word)
+    end = start + len(word)
+    first = next(i for i, t in enumerate(sentence.tokens) if t.start == start)
+    last = next(i for i, t in enumerate(sentence.tokens) if t.end == end)
+    return Span(start, end, label, first, last)
+
+
+def test_pragmas_and_version(store):
+    assert store.schema_version() == SCHEMA_VERSION
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_seed_import_offsets_reconstruct(seeded_store):
+    article = next(seeded_store.articles("demo"))
+    for sentence in seeded_store.article_sentences(article.id):
+        assert article.text[sentence.start : sentence.end] == sentence.text
+        for tok in sentence.tokens:
+            assert sentence.text[tok.start : tok.end].strip()
+    assert seeded_store.sentence_count("demo") == 22
+    assert article.title.startswith("Ukraine defense minister presses US")
+    assert article.meta["kicker"] == "International"
+
+
+def test_history_is_append_only_and_latest_row_is_current(seeded_store):
+    store = seeded_store
+    sentence = first(store)
+    umerov = span_of(sentence, "Rustem Umerov", "PERSON")
+    kyiv = span_of(sentence, "Kyiv", "GPE")
+    d1 = store.add_decision(sentence, annotator="alice", answer="accept", spans=[umerov], seconds=2.5)
+    d2 = store.add_decision(sentence, annotator="alice", answer="accept", spans=[umerov, kyiv])
+    assert d2.supersedes == d1.id
+    assert store.current_decision(sentence.id, "alice").id == d2.id
+    assert [d.id for d in store.history(sentence.id, "alice")] == [d1.id, d2.id]
+    assert store.decision(d1.id).seconds == 2.5
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("UPDATE decisions SET answer = 'reject' WHERE id = ?", (d1.id,))
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        store.conn.execute("DELETE FROM decisions WHERE id = ?", (d1.id,))
+    # another annotator's decisions are separate
+    store.add_decision(sentence, annotator="bob", answer="reject")
+    assert store.current_decision(sentence.id, "alice").answer == "accept"
+    assert store.current_decision(sentence.id, "bob").answer == "reject"
+
+
+def test_undo_adds_rows_restoring_previous_state(seeded_store):
+    store = seeded_store
+    sentence = first(store)
+    umerov = span_of(sentence, "Rustem Umerov", "PERSON")
+    d1 = store.add_decision(sentence, annotator="alice", answer="accept", spans=[umerov])
+    d2 = store.add_decision(sentence, annotator="alice", answer="reject")
+    u1 = store.undo(d2)
+    assert u1.kind == "undo" and u1.answer == "accept" and u1.spans == (umerov,)
+    assert u1.supersedes == d2.id
+    u2 = store.undo(store.current_decision(sentence.id, "alice"))
+    # undoing the undo row restores what it superseded (the reject)
+    assert u2.answer == "reject"
+    rows = store.history(sentence.id, "alice")
+    assert len(rows) == 4  # nothing deleted
+    with pytest.raises(AnnotationError):
+        store.undo(d1)  # not current any more
+    # undo of a first decision returns the sentence to "not decided"
+    other = first(store, 4)
+    d = store.add_decision(other, annotator="alice", answer="accept")
+    back = store.undo(d)
+    assert back.answer is None
+    assert store.first_undecided("demo", "alice", 4) == 4
+
+
+def test_first_undecided_and_progress(seeded_store):
+    store = seeded_store
+    for position in (1, 2, 4):
+        store.add_decision(first(store, position), annotator="alice", answer="accept")
+    assert store.first_undecided("demo", "alice") == 3
+    assert store.first_undecided("demo", "alice", 4) == 5
+    assert store.first_undecided("demo", "bob") == 1
+    assert store.progress("demo", "alice") == 3
+    assert store.progress("demo", "bob") == 0
+
+
+def test_invalid_spans_and_dangling_relations_are_refused(seeded_store):
+    store = seeded_store
+    sentence = first(store)
+    umerov = span_of(sentence, "Rustem Umerov", "PERSON")
+    off = Span(umerov.start + 1, umerov.end, "PERSON", umerov.token_start, umerov.token_end)
+    with pytest.raises(AnnotationError, match="token boundary"):
+        store.add_decision(sentence, annotator="alice", answer="accept", spans=[off])
+    with pytest.raises(AnnotationError, match="outside"):
+        store.add_decision(sentence, annotator="alice", answer="accept",
+                           spans=[Span(0, 10_000, "PERSON", 0, 1)])
+    dangling = Relation(umerov.key, (0, 7), "HAS_ROLE")
+    with pytest.raises(AnnotationError, match="not annotated"):
+        store.add_decision(sentence, annotator="alice", answer="accept", spans=[umerov], relations=[dangling])
+    overlap = span_of(sentence, "Umerov", "PERSON")
+    with pytest.raises(AnnotationError, match="overlap"):
+        store.add_decision(sentence, annotator="alice", answer="accept", spans=[umerov, overlap], allow_overlaps=False)
+    assert store.history(sentence.id) == []
+
+
+def _make_v1(path: Path) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    now = 1.0
+    conn.execute("INSERT INTO datasets (name, created_at) VALUES ('old', ?)", (now,))
+    conn.execute("INSERT INTO articles (dataset_id, text, content_hash, created_at) VALUES (1, 'Hi there.', 'h', ?)", (now,))
+    conn.execute("INSERT INTO sentences (dataset_id, article_id, idx, position, start, \"end\", text, tokens)"
+                 " VALUES (1, 1, 0, 1, 0, 9, 'Hi there.', '[0,2,3,8,8,9]')")
+    for i, answer in enumerate(("reject", "accept")):
+        conn.execute("INSERT INTO decisions (uid, dataset_id, sentence_id, annotator, answer, created_at)"
+                     " VALUES (?, 1, 1, 'alice', ?, ?)", (f"u{i}", answer, now + i))
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_older_database_is_migrated_on_open(tmp_path):
+    path = tmp_path / "old.db"
+    _make_v1(path)
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        sentence = store.sentence_at("old", 1).sentence
+        assert store.current_decision(sentence.id, "alice").answer == "accept"
+        assert store.progress("old", "alice") == 1
+        assert store.first_undecided("old", "alice") is None
+        new = store.add_decision(sentence, annotator="alice", answer="ignore")
+        assert new.supersedes == 2
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "new.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer annotator"):
+        Store(path)
+
+
+def test_not_a_database_missing_folder_and_folder(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_text("hello, not sqlite")
+    with pytest.raises(StoreError, match="not a SQLite file"):
+        Store(junk)
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "missing" / "x.db")
+    with pytest.raises(StoreError, match="folder"):
+        Store(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_file(tmp_path):
+    path = tmp_path / "ro.db"
+    Store(path).close()
+    path.chmod(0o444)
+    with pytest.raises(StoreError, match="read-only"):
+        Store(path)
+
+
+def test_unknown_dataset_names_known_ones(seeded_store):
+    with pytest.raises(DatasetError, match="demo"):
+        seeded_store.dataset("nope")
+
+
+def test_search_wraps_around(seeded_store):
+    assert seeded_store.search("demo", "ATACMS", 0) == 4
+    assert seeded_store.search("demo", "ATACMS", 4) == 16
+    assert seeded_store.search("demo", "atacms", 16) == 4
+    assert seeded_store.search("demo", "no such words") is None
+    assert seeded_store.search("demo", "100%_") is None
+
+
+def test_separate_connections_see_committed_decisions(seeded_store, tmp_db):
+    sentence = first(seeded_store)
+    seeded_store.add_decision(sentence, annotator="alice", answer="accept")
+    with Store(tmp_db) as other:
+        assert other.current_decision(sentence.id, "alice").answer == "accept"
