@@ -168,6 +168,54 @@ def show_command(
     commands.show_sentences(dataset=dataset, db=db, start=start, limit=limit, annotator=annotator)
 
 
+dataset_app = typer.Typer(help="Dataset settings.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("set")
+def dataset_set_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    settings: List[str] = typer.Argument(..., help="KEY=VALUE pairs; known: overlap=all|N."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Change a dataset's settings (e.g. `overlap=2`: a sentence leaves new annotators' queues once 2 decided it)."""
+    from .commands import parse_overlap
+
+    values: dict = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DatasetError(f"expected KEY=VALUE, not {item!r}")
+        if key != "overlap":
+            raise DatasetError(f"unknown dataset setting {key!r} (known: overlap)")
+        values[key] = parse_overlap(value)
+    with _store(db) as store:
+        info = store.set_dataset_settings(dataset, values)
+    _console().print(f"{dataset}: " + ", ".join(f"{k}={v}" for k, v in info.settings.items()))
+
+
+@app.command("merge")
+def merge_command(
+    target: Path = typer.Argument(..., help="Database to merge into (created when missing)."),
+    sources: List[Path] = typer.Argument(..., help="Databases of annotators who worked elsewhere."),
+) -> None:
+    """Bring datasets, articles, suggestions and decisions of other databases into TARGET (idempotent)."""
+    from .store import Store, merge_into
+
+    err = _console(stderr=True)
+    with Store(target) as store:
+        for source in sources:
+            if source.resolve() == target.resolve():
+                raise DatasetError("cannot merge a database into itself", source)
+            report = merge_into(store, source)
+            for conflict in report.conflicts:
+                err.print(f"conflict: {conflict}")
+            _console().print(
+                f"{source}: {report.datasets} datasets, {report.articles} articles, {report.sentences} sentences, "
+                f"{report.suggestions} suggestions, {report.decisions} decisions merged"
+            )
+
+
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
     try:

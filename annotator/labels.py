@@ -305,13 +305,13 @@ def load_scheme(path: str | Path) -> LabelScheme:
     text = _read_text(Path(path), where)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
+        return _SchemeReader(where).scheme(root)
+    except yaml.MarkedYAMLError as exc:  # syntax errors, and unknown tags (!foo) met while converting
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "cannot parse"
         raise LabelSchemeError(f"YAML syntax error: {problem}", where, mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:  # unmarked errors (rare): no line to give
         raise LabelSchemeError(f"YAML syntax error: {exc}", where) from None
-    return _SchemeReader(where).scheme(root)
 
 
 def _read_text(path: Path, where: str) -> str:
@@ -358,6 +358,20 @@ def _describe(node: Node) -> str:
 def _close(word: str, choices: Sequence[str]) -> str:
     match = difflib.get_close_matches(word, choices, n=1)
     return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _item_title(kind: str, node: Node, index: int) -> str:
+    """``entity label ORG`` when the item has a text name, else ``entity label #2`` (for messages)."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if (
+                isinstance(key_node, ScalarNode)
+                and key_node.value == "name"
+                and isinstance(value_node, ScalarNode)
+                and value_node.tag == "tag:yaml.org,2002:str"
+            ):
+                return f"{kind} {value_node.value}"
+    return f"{kind} #{index}"
 
 
 _scalar_constructor = yaml.constructor.SafeConstructor()
@@ -599,9 +613,10 @@ class _SchemeReader:
         labels: list[tuple[EntityLabel, int]] = []
         used_colors: set[str] = set()
         for index, item in enumerate(items, start=1):
-            entry = self.mapping(item, f"entity label #{index}", _ENTITY_KEYS, required=("name", "hotkey", "description"))
+            what = _item_title("entity label", item, index)
+            entry = self.mapping(item, what, _ENTITY_KEYS, required=("name", "hotkey", "description"))
             name_node = entry["name"][1]
-            name = self.label_name(name_node, f"entity label #{index}")
+            name = self.label_name(name_node, what)
             if name in seen_names:
                 raise self.error(name_node, f"duplicate entity label {name} (first defined on line {seen_names[name]})")
             seen_names[name] = _line(name_node)
@@ -680,11 +695,10 @@ class _SchemeReader:
         used_colors: set[str] = set()
         relations: list[RelationLabel] = []
         for index, item in enumerate(self.sequence(node, "relations"), start=1):
-            entry = self.mapping(
-                item, f"relation label #{index}", _RELATION_KEYS, required=("name", "hotkey", "description", "head", "child")
-            )
+            what = _item_title("relation label", item, index)
+            entry = self.mapping(item, what, _RELATION_KEYS, required=("name", "hotkey", "description", "head", "child"))
             name_node = entry["name"][1]
-            name = self.label_name(name_node, f"relation label #{index}")
+            name = self.label_name(name_node, what)
             if name in seen_names:
                 raise self.error(name_node, f"duplicate relation label {name} (first defined on line {seen_names[name]})")
             seen_names[name] = _line(name_node)

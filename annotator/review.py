@@ -38,10 +38,6 @@ def version_key(decision: Decision, symmetric_labels: Collection[str] = ()) -> V
     return ("accept", spans, frozenset(relations))
 
 
-def _decided(versions: Mapping[str, Decision]) -> dict[str, Decision]:
-    return {name: d for name, d in versions.items() if d.answer is not None}
-
-
 def differs(versions: Mapping[str, Decision], *, symmetric_labels: Collection[str] = ()) -> bool:
     """True when the decided versions differ in answer, span set or relation set.
 

@@ -198,3 +198,50 @@ def test_separate_connections_see_committed_decisions(seeded_store, tmp_db):
     seeded_store.add_decision(sentence, annotator="alice", answer="accept")
     with Store(tmp_db) as other:
         assert other.current_decision(sentence.id, "alice").answer == "accept"
+
+
+def test_overlap_routing_passes_over_saturated_sentences(seeded_store):
+    store = seeded_store
+    store.set_dataset_settings("demo", {"overlap": 2})
+    for name in ("alice", "bob"):
+        store.add_decision(first(store, 1), annotator=name, answer="accept")
+    store.add_decision(first(store, 2), annotator="alice", answer="accept")
+    # carol is new: sentence 1 is saturated (2 annotators); sentence 2 has one annotator, so it is hers
+    assert store.first_undecided("demo", "carol") == 2
+    store.add_decision(first(store, 2), annotator="carol", answer="accept")
+    assert store.first_undecided("demo", "carol") == 3
+    assert store.first_undecided("demo", "bob") == 3  # 2 is saturated for bob too
+    store.set_dataset_settings("demo", {"overlap": "all"})
+    assert store.first_undecided("demo", "bob") == 2
+
+
+def test_merge_is_idempotent_and_equals_working_in_one_db(tmp_path, scheme):
+    from annotator.importer import ArticleImporter, ArticleInput
+    from annotator.store import merge_into
+
+    from .conftest import SEED
+
+    text = SEED.read_text(encoding="utf-8")
+
+    def make(path, annotator, positions, answer):
+        with Store(path) as s:
+            s.ensure_dataset("demo")
+            ArticleImporter(s, "demo").import_articles([ArticleInput(text, "seed")])
+            for p in positions:
+                sentence = s.sentence_at("demo", p).sentence
+                s.add_decision(sentence, annotator=annotator, answer=answer)
+
+    paths = [tmp_path / f"{n}.db" for n in ("a", "b", "c")]
+    make(paths[0], "alice", [1, 2, 3], "accept")
+    make(paths[1], "bob", [2, 3], "reject")
+    make(paths[2], "carol", [5], "ignore")
+    target = tmp_path / "all.db"
+    with Store(target) as merged:
+        for p in paths:
+            merge_into(merged, p)
+        again = [merge_into(merged, p) for p in paths]
+        assert sum(r.decisions + r.articles + r.sentences for r in again) == 0
+        state = sorted((s.position, d.annotator, d.answer) for s, d in merged.current_decisions("demo"))
+        assert merged.sentence_count("demo") == 22
+    assert state == sorted([(1, "alice", "accept"), (2, "alice", "accept"), (3, "alice", "accept"),
+                            (2, "bob", "reject"), (3, "bob", "reject"), (5, "carol", "ignore")])

@@ -661,14 +661,28 @@ class Store:
         )
 
     def first_undecided(self, dataset: str, annotator: str, start_position: int = 1) -> int | None:
-        """Position of the first sentence at or after ``start_position`` the annotator has not decided."""
-        dataset_id = self._dataset_id(dataset)
+        """Position of the first sentence at or after ``start_position`` the annotator has not decided.
+
+        With the dataset setting ``overlap: N``, sentences that N annotators decided already are
+        passed over (everyone takes the first unsaturated sentence, so none is starved).
+        """
+        info = self.dataset(dataset)
+        overlap = info.settings.get("overlap", "all")
+        saturated = ""
+        params: list[Any] = [info.id, start_position, annotator]
+        if isinstance(overlap, int):
+            # Routing: a sentence leaves a new annotator's queue once `overlap` annotators decided it.
+            saturated = (
+                " AND (SELECT COUNT(*) FROM current c2 WHERE c2.sentence_id = s.id AND c2.gold = 0"
+                " AND c2.answer IS NOT NULL) < ?"
+            )
+            params.append(overlap)
         row = self._one(
             "SELECT s.position FROM sentences s WHERE s.dataset_id = ? AND s.position >= ?"
             " AND NOT EXISTS (SELECT 1 FROM current c WHERE c.dataset_id = s.dataset_id AND c.annotator = ?"
             " AND c.gold = 0 AND c.sentence_id = s.id AND c.answer IS NOT NULL)"
-            " ORDER BY s.position LIMIT 1",
-            (dataset_id, start_position, annotator),
+            f"{saturated} ORDER BY s.position LIMIT 1",
+            params,
         )
         return None if row is None else int(row[0])
 
@@ -775,3 +789,120 @@ def _check_sqlite_header(path: Path) -> None:
         raise StoreError(f"cannot read the database: {exc.strerror}", str(path)) from None
     if head and head != b"SQLite format 3\x00":
         raise StoreError("not an annotator database (not a SQLite file)", str(path))
+
+
+@dataclass
+class MergeReport:
+    """What ``Store.merge_from`` brought in from one source database."""
+
+    source: str
+    datasets: int = 0
+    articles: int = 0
+    sentences: int = 0
+    suggestions: int = 0
+    decisions: int = 0
+    conflicts: list[str] = field(default_factory=list)
+
+
+def merge_into(target: Store, source_path: str | Path) -> MergeReport:
+    """Bring datasets, articles, sentences, suggestions and decisions of another database in.
+
+    Articles are matched by content hash, sentences by (article, index), decisions by their uid,
+    so merging the same source twice adds nothing. One transaction per source: a failure leaves
+    the target as it was. Dataset settings that differ are reported and the target's are kept.
+    """
+    report = MergeReport(str(source_path))
+    with Store(source_path, create=False, readonly=True) as source:
+        with target.transaction():
+            for info in source.datasets():
+                existing = target.find_dataset(info.name)
+                if existing is None:
+                    target.ensure_dataset(info.name, info.settings)
+                    report.datasets += 1
+                elif existing.settings != info.settings:
+                    report.conflicts.append(
+                        f"dataset {info.name!r}: settings differ ({source_path}: {info.settings}, kept {existing.settings})"
+                    )
+                _merge_dataset(target, source, info.name, report)
+    return report
+
+
+def _merge_dataset(target: Store, source: Store, dataset: str, report: MergeReport) -> None:
+    target_dataset = target._dataset_id(dataset)
+    sentence_map: dict[int, int] = {}
+    for article in source.articles(dataset):
+        row = target.conn.execute(
+            "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (target_dataset, article.content_hash)
+        ).fetchone()
+        source_sentences = source.article_sentences(article.id)  # type: ignore[arg-type]
+        if row is None:
+            article_id, counts = target.add_article(
+                dataset,
+                title=article.title,
+                text=article.text,
+                content_hash=article.content_hash,
+                source=article.source,
+                meta=article.meta,
+                sentences=[(s.start, s.end, s.tokens) for s in source_sentences],
+            )
+            report.articles += counts.articles
+            report.sentences += counts.sentences
+        else:
+            article_id = row[0]
+        target_rows = {
+            idx: (sid, start, end)
+            for sid, idx, start, end in target.conn.execute(
+                'SELECT id, idx, start, "end" FROM sentences WHERE article_id = ?', (article_id,)
+            )
+        }
+        for sentence in source_sentences:
+            match = target_rows.get(sentence.index)
+            if match is None or (match[1], match[2]) != (sentence.start, sentence.end):
+                report.conflicts.append(
+                    f"dataset {dataset!r}: article {article.title!r} sentence {sentence.index} is segmented differently; "
+                    "its decisions were not merged"
+                )
+                continue
+            sentence_map[sentence.id] = match[0]  # type: ignore[index]
+    now = time.time()
+    for source_id, target_id in sentence_map.items():
+        for suggestion in source.suggestions(source_id):
+            cur = target.conn.execute(
+                "INSERT OR IGNORE INTO suggestions (sentence_id, source, spans, relations, created_at) VALUES (?, ?, ?, ?, ?)",
+                (target_id, suggestion.source, encode_spans(suggestion.spans), encode_relations(suggestion.relations), now),
+            )
+            report.suggestions += cur.rowcount
+    source_dataset = source._dataset_id(dataset)
+    rows = source.conn.execute(
+        f"SELECT {Store._DECISION_COLUMNS} FROM decisions d WHERE d.dataset_id = ? ORDER BY d.id", (source_dataset,)
+    )
+    uid_of_source_id: dict[int, str] = {}
+    for row in rows:
+        decision = Store._decision(row)
+        uid_of_source_id[decision.id] = decision.uid  # type: ignore[index]
+        if decision.sentence_id not in sentence_map:
+            continue
+        if target.conn.execute("SELECT 1 FROM decisions WHERE uid = ?", (decision.uid,)).fetchone():
+            continue
+        supersedes = None
+        if decision.supersedes is not None and decision.supersedes in uid_of_source_id:
+            found = target.conn.execute(
+                "SELECT id FROM decisions WHERE uid = ?", (uid_of_source_id[decision.supersedes],)
+            ).fetchone()
+            supersedes = found[0] if found else None
+        if supersedes is None:
+            current = target.conn.execute(
+                "SELECT decision_id FROM current WHERE dataset_id = ? AND annotator = ? AND gold = ? AND sentence_id = ?",
+                (target_dataset, decision.annotator, int(decision.gold), sentence_map[decision.sentence_id]),
+            ).fetchone()
+            supersedes = current[0] if current else None
+        target.conn.execute(
+            "INSERT INTO decisions (uid, dataset_id, sentence_id, annotator, session, answer, spans, relations,"
+            " created_at, seconds, supersedes, kind, gold, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                decision.uid, target_dataset, sentence_map[decision.sentence_id], decision.annotator, decision.session,
+                decision.answer, encode_spans(decision.spans), encode_relations(decision.relations), decision.created_at,
+                decision.seconds, supersedes, decision.kind, int(decision.gold), _dumps(decision.meta),
+            ),
+        )
+        report.decisions += 1
