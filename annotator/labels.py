@@ -310,7 +310,11 @@ def load_scheme(path: str | Path) -> LabelScheme:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "cannot parse"
         raise LabelSchemeError(f"YAML syntax error: {problem}", where, mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:  # unmarked errors (rare): no line to give
+    except yaml.reader.ReaderError as exc:  # control characters: the reader gives an offset, not a line
+        line = text[: exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character[:1] or "\0")
+        raise LabelSchemeError(f"YAML syntax error: {exc.reason} (U+{code:04X})", where, line) from None
+    except yaml.YAMLError as exc:  # other unmarked errors (rare): no line to give
         raise LabelSchemeError(f"YAML syntax error: {exc}", where) from None
 
 
@@ -374,14 +378,13 @@ def _item_title(kind: str, node: Node, index: int) -> str:
     return f"{kind} #{index}"
 
 
-_scalar_constructor = yaml.constructor.SafeConstructor()
-
-
 class _SchemeReader:
     """Walks the composed node tree, checking as it converts; raises on the first problem."""
 
     def __init__(self, path: str):
         self.path = path
+        self._constructor = yaml.constructor.SafeConstructor()  # turns scalar nodes into values
+        self._converting: set[int] = set()  # nodes being converted by to_python (alias loops)
 
     # -- generic helpers --------------------------------------------------------------------
 
@@ -419,7 +422,7 @@ class _SchemeReader:
         return list(node.value)
 
     def scalar(self, node: Node) -> Any:
-        return _scalar_constructor.construct_object(node, deep=True)
+        return self._constructor.construct_object(node, deep=True)
 
     def string(self, node: Node, what: str, *, allow_null: bool = False) -> str | None:
         if isinstance(node, ScalarNode):
@@ -441,11 +444,18 @@ class _SchemeReader:
 
     def to_python(self, node: Node, what: str) -> Any:
         """Plain Python data for a node (mappings need text keys and no duplicates)."""
-        if isinstance(node, MappingNode):
-            return {key: self.to_python(value, f"{what}: {key}") for key, (_k, value) in self.mapping(node, what).items()}
-        if isinstance(node, SequenceNode):
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if id(node) in self._converting:
+            raise self.error(node, f"{what} refers to itself through a YAML alias")
+        self._converting.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                entries = self.mapping(node, what).items()
+                return {key: self.to_python(value, f"{what}: {key}") for key, (_key_node, value) in entries}
             return [self.to_python(item, what) for item in node.value]
-        return self.scalar(node)
+        finally:
+            self._converting.discard(id(node))
 
     def label_name(self, node: Node, what: str) -> str:
         name = self.string(node, f"the name of {what}")

@@ -373,6 +373,14 @@ def test_error_yaml_unclosed_bracket(tmp_path):
         """, 4)
 
 
+def test_error_yaml_control_character(tmp_path):
+    assert "special characters are not allowed (U+0007)" in error_at(tmp_path, MINIMAL + "  - {name: ORG, hotkey: o, description: \x07}\n", 5)
+
+
+def test_error_yaml_unknown_tag(tmp_path):
+    assert "'!weird'" in error_at(tmp_path, MINIMAL + "    patterns:\n      - [{LOWER: !weird x}]\n", 6)
+
+
 def test_error_top_level_not_mapping(tmp_path):
     assert "must be a mapping" in error_at(tmp_path, "- PERSON\n- ORG\n", 1)
 
@@ -880,6 +888,10 @@ def test_error_pattern_bad_op(tmp_path):
 
 def test_error_pattern_token_keys_not_text(tmp_path):
     assert "must be text" in error_at(tmp_path, MINIMAL + "    patterns:\n      - [{1: a}]\n", 6)
+
+
+def test_error_pattern_alias_loop(tmp_path):
+    assert "refers to itself" in error_at(tmp_path, MINIMAL + "    patterns:\n      - &loop [{LOWER: {IN: *loop}}]\n", 6)
 
 
 def test_patterns_parse(tmp_path):
