@@ -116,6 +116,8 @@ class RelationLabel:
 
     def allows(self, head_label: str, child_label: str) -> bool:
         """Whether a span labelled ``head_label`` may be the head and ``child_label`` the child."""
+        if "*" in self.head and "*" in self.child:  # added from imported data: unconstrained
+            return True
         if head_label in self.head and child_label in self.child:
             return True
         return self.symmetric and child_label in self.head and head_label in self.child
@@ -229,8 +231,9 @@ class LabelScheme:
     def with_extra_entities(self, names: Iterable[str]) -> LabelScheme:
         """This scheme plus entity labels it lacks (for ``import --add-labels``).
 
-        New labels have no hotkey (they are applied by cycling with ``confirm_span``), an automatic
-        colour not used yet when one is left, and no patterns. Names must still be UPPER_SNAKE.
+        Imported data keeps its own label names (``Protein``, ``FASHION_BRAND``), so any name of
+        1-64 printable characters without whitespace is accepted here. New labels have no hotkey
+        (they are applied by cycling with ``confirm_span``), an automatic colour, no patterns.
         """
         entities = list(self.entities)
         known = set(self.entity_names)
@@ -238,12 +241,7 @@ class LabelScheme:
         for name in names:
             if name in known:
                 continue
-            if not isinstance(name, str) or not _LABEL_NAME.fullmatch(name):
-                raise LabelSchemeError(
-                    f"cannot add the label {name!r}: label names are UPPER_SNAKE "
-                    "(a capital letter, then capitals, digits or _)",
-                    self.path,
-                )
+            _check_imported_label(name, self.path)
             color = _next_auto_color(used_colors, len(entities))
             used_colors.add(color)
             entities.append(EntityLabel(name, "", color, "Added from imported data", ()))
@@ -251,6 +249,30 @@ class LabelScheme:
         if len(entities) == len(self.entities):
             return self
         return replace(self, entities=tuple(entities), label_map=dict(self.label_map), keys=dict(self.keys))
+
+    def with_extra_relations(self, names: Iterable[str]) -> LabelScheme:
+        """This scheme plus relation labels it lacks, allowed between any entity labels."""
+        relations = list(self.relations)
+        known = set(self.relation_names)
+        used_colors = {label.color for label in self.relations}
+        for name in names:
+            if name in known:
+                continue
+            _check_imported_label(name, self.path)
+            color = _next_auto_color(used_colors, len(relations))
+            used_colors.add(color)
+            relations.append(RelationLabel(name, "", color, "Added from imported data", ("*",), ("*",)))
+            known.add(name)
+        if len(relations) == len(self.relations):
+            return self
+        return replace(self, relations=tuple(relations), label_map=dict(self.label_map), keys=dict(self.keys))
+
+
+def _check_imported_label(name: object, path: str) -> None:
+    if not isinstance(name, str) or not name or len(name) > 64 or any(ch.isspace() for ch in name) or not name.isprintable():
+        raise LabelSchemeError(
+            f"cannot add the label {name!r}: labels are 1-64 printable characters without spaces", path
+        )
 
 
 def _by_hotkey(table: dict[str, Any], key: str) -> Any:

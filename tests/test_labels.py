@@ -278,8 +278,13 @@ def test_with_extra_entities(default):
     assert default.entity("MONEY") is None  # the original is unchanged
     assert default.with_extra_entities(["PERSON"]) is default
     assert extended.relations == default.relations and extended.keys == default.keys
-    with pytest.raises(LabelSchemeError, match="UPPER_SNAKE"):
-        default.with_extra_entities(["per"])
+    # imported data keeps its own label names
+    assert default.with_extra_entities(["Protein"]).entity("Protein").name == "Protein"
+    for bad in ["two words", "", "x" * 65]:
+        with pytest.raises(LabelSchemeError, match="cannot add the label"):
+            default.with_extra_entities([bad])
+    rel = default.with_extra_relations(["Equiv"]).relation("Equiv")
+    assert rel.allows("Protein", "Entity") and rel.allows("PERSON", "ORG")
 
 
 def test_entity_labels_are_hashable(default):
