@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, Sequence
 
-from annotator.model import ANSWERS, Decision, Sentence, Token
+from annotator.model import ANSWERS, Decision, Sentence, Span, Token
 
 OUTSIDE = "O"
 """The token label of a token that no span covers."""
@@ -70,8 +70,9 @@ class SentenceVersions:
     """One sentence with each annotator's current decision for it.
 
     ``tokens`` and span offsets are relative to the sentence. ``n_tokens`` is what token-level
-    metrics use (span token ranges must lie within it); ``versions`` maps an annotator name to that
-    annotator's current :class:`~annotator.model.Decision`.
+    metrics use (span token ranges must lie within it; the metrics do not need ``tokens``, which
+    are carried for review screens); ``versions`` maps an annotator name to that annotator's
+    current :class:`~annotator.model.Decision`.
     """
 
     sentence_id: int
@@ -460,7 +461,7 @@ def cohen_kappa(confusion: Mapping[tuple[str, str], int]) -> tuple[int, float | 
     return n, float(observed), float(expected), chance_corrected(observed, expected)
 
 
-def token_labels(spans: Iterable[Any], n_tokens: int) -> dict[int, str]:
+def token_labels(spans: Iterable[Span], n_tokens: int) -> dict[int, str]:
     """Labels of the tokens some span covers (token index -> label); other tokens are ``"O"``.
 
     Overlaps: the longest span in characters wins, then the earlier start, then the smaller label.
@@ -668,7 +669,7 @@ class _MultiRaterTotals:
 
 
 def _fleiss(totals: _MultiRaterTotals | None, raters: int) -> MultiRaterScore:
-    """Fleiss' kappa: P̄ = mean over units of agreeing rater pairs; P_e = sum of squared shares."""
+    """Fleiss' kappa: P-bar = mean share of agreeing rater pairs per unit; P_e = sum of squared category shares."""
     if totals is None or totals.units == 0 or raters < 2:
         return MultiRaterScore(totals.sentences if totals else 0, 0, 0, None, None, None)
     units = totals.units
