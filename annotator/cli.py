@@ -168,6 +168,81 @@ def show_command(
     commands.show_sentences(dataset=dataset, db=db, start=start, limit=limit, annotator=annotator)
 
 
+@app.command("export")
+def export_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    fmt: str = typer.Option("spacy", "--format", help="spacy | jsonl | prodigy | doccano | brat | conll."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder [default: exports/DATASET]."),
+    source: Optional[str] = typer.Option(None, "--source", help="An annotator, 'all', or 'gold' [default: gold if any, else the single annotator]."),
+    answers: str = typer.Option("accept", "--answers", help="Answers to include (jsonl/prodigy only): e.g. accept,reject,ignore."),
+    split: Optional[float] = typer.Option(None, "--split", help="Fraction of ARTICLES for dev (train/dev files)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the deterministic train/dev split."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+    strict: bool = typer.Option(False, "--strict", help="Refuse to write when checks find problems."),
+    spans_key: str = typer.Option("sc", "--spans-key", help="doc.spans key for all spans (spacy)."),
+    conll_scheme: str = typer.Option("iob2", "--tags", help="CoNLL tags: iob2 or biluo."),
+    labels: Optional[Path] = LabelsOption,
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Export decisions as training data (spaCy DocBin + config) or for other tools."""
+    from . import commands
+
+    if conll_scheme not in ("iob2", "biluo"):
+        raise DatasetError(f"--tags must be iob2 or biluo, not {conll_scheme!r}")
+    commands.run_export_command(
+        dataset=dataset, fmt=fmt, out=out, source=source, answers=answers, split=split, seed=seed, force=force,
+        strict=strict, db=db, labels_path=labels, spans_key=spans_key, conll_scheme=conll_scheme,
+    )
+
+
+@app.command("check")
+def check_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    source: Optional[str] = typer.Option(None, "--source", help="An annotator, 'all' or 'gold'."),
+    strict: bool = typer.Option(False, "--strict", help="Exit with code 2 when there are problems."),
+    labels: Optional[Path] = LabelsOption,
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Find what an export would otherwise hide: off-token spans, whitespace, overlaps, dangling relations, rare labels."""
+    from . import commands
+
+    commands.run_check(dataset=dataset, db=db, source=source, labels_path=labels, strict=strict)
+
+
+@app.command("agreement")
+def agreement_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    annotators: Optional[str] = typer.Option(None, "--annotators", help="Comma-separated annotators [default: all]."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    labels: Optional[Path] = LabelsOption,
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Inter-annotator agreement: span P/R/F1, token kappa and alpha, relation F1, answers."""
+    from . import commands
+
+    commands.run_agreement(dataset=dataset, db=db, annotators=annotators, as_json=as_json, labels_path=labels)
+
+
+@app.command("review")
+def review_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    reviewer: str = typer.Option("reviewer", "--reviewer", help="Who settles the disagreements (stored as gold decisions)."),
+    auto: Optional[str] = typer.Option(None, "--auto", help="'majority': settle strict majorities without the UI (ties stay)."),
+    labels: Optional[Path] = LabelsOption,
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Review disagreements between annotators into gold decisions."""
+    from . import commands
+
+    validate_name("reviewer", reviewer)
+    if auto is not None:
+        commands.run_auto_review(dataset=dataset, db=db, reviewer=reviewer, method=auto)
+        return
+    from .tui.review_app import run_review  # Textual is only imported here
+
+    run_review(dataset=dataset, reviewer=reviewer, db=db, labels=labels)
+
+
 dataset_app = typer.Typer(help="Dataset settings.", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 

@@ -179,3 +179,209 @@ def show_sentences(*, dataset: str, db: Optional[Path], start: int, limit: int, 
                 labels.append(f" {span.label}  ", style="cyan")
             table.add_row(str(position), sentence.text, labels)
         _console().print(table)
+
+
+def sentence_versions(store, dataset: str, annotators=None):
+    """Stream ``SentenceVersions`` (one per sentence with current decisions), in position order."""
+    from .agreement import SentenceVersions
+
+    current_sentence = None
+    versions: dict = {}
+    for sentence, decision in store.current_decisions(dataset, annotators):
+        if current_sentence is not None and sentence.id != current_sentence.id:
+            yield SentenceVersions.from_sentence(current_sentence, versions)
+            versions = {}
+        current_sentence = sentence
+        versions[decision.annotator] = decision
+    if current_sentence is not None:
+        yield SentenceVersions.from_sentence(current_sentence, versions)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def run_agreement(*, dataset: str, db: Optional[Path], annotators: Optional[str], as_json: bool, labels_path: Optional[Path]) -> None:
+    import json
+
+    from .agreement import compute_agreement
+    from .labels import find_scheme
+    from .store import Store, default_db_path
+
+    scheme = find_scheme(labels_path)
+    with Store(db or default_db_path(), create=False, readonly=True) as store:
+        chosen = [a.strip() for a in annotators.split(",") if a.strip()] if annotators else store.annotators(dataset)
+        known = set(store.annotators(dataset))
+        unknown = [a for a in chosen if a not in known]
+        if unknown:
+            raise DatasetError(f"no decisions by {', '.join(unknown)} in dataset {dataset!r} (annotators: {', '.join(sorted(known)) or 'none'})")
+        if len(chosen) < 2:
+            raise DatasetError(f"agreement needs at least two annotators (dataset {dataset!r} has {', '.join(chosen) or 'none'})")
+        symmetric = {r.name for r in scheme.relations if r.symmetric}
+        report = compute_agreement(sentence_versions(store, dataset, chosen), chosen, symmetric_labels=symmetric)
+    data = report.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    _print_agreement(data)
+
+
+def _print_agreement(data: dict) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    console.print(f"[bold]agreement[/] over {data['n_sentences']} sentences decided by at least two of: {', '.join(data['annotators'])}")
+    if data["n_sentences"] == 0:
+        return
+    spans = Table("pair", "sentences", "exact P", "exact R", "exact F1", "overlap F1", "macro F1", title="spans (b scored against a)", title_justify="left")
+    for pair in data["spans"]["pairs"]:
+        exact = pair["exact"]["micro"]
+        spans.add_row(f"{pair['a']} / {pair['b']}", str(pair["n_sentences"]), _fmt(exact["precision"]), _fmt(exact["recall"]),
+                      _fmt(exact["f1"]), _fmt(pair["overlap"]["micro"]["f1"]), _fmt(pair["exact"]["macro"]["f1"]))
+    console.print(spans)
+    per_label: dict[str, list[float]] = {}
+    for pair in data["spans"]["pairs"]:
+        for label, scores in pair["exact"]["per_label"].items():
+            if scores["f1"] is not None:
+                per_label.setdefault(label, []).append(scores["f1"])
+    if per_label:
+        chart = Table("label", "exact F1 (mean over pairs)", "", title="per label", title_justify="left", box=None)
+        for label, values in sorted(per_label.items()):
+            mean = sum(values) / len(values)
+            chart.add_row(label, Text("█" * round(mean * 30) + "░" * (30 - round(mean * 30)), style="green"), f"{mean:.3f}")
+        console.print(chart)
+    tokens = Table("pair", "tokens", "observed", "Cohen's κ", title="tokens (label per token, O included)", title_justify="left")
+    for pair in data["tokens"]["pairs"]:
+        tokens.add_row(f"{pair['a']} / {pair['b']}", str(pair["n_units"]), _fmt(pair["observed"]), _fmt(pair["kappa"]))
+    console.print(tokens)
+    fleiss = data["tokens"]["fleiss_kappa"]
+    alpha = data["tokens"]["krippendorff_alpha"]
+    console.print(f"Fleiss' κ (all annotators): {_fmt(fleiss['value'])} over {fleiss['n_units']} tokens   "
+                  f"Krippendorff's α (nominal): {_fmt(alpha['value'])} over {alpha['n_units']} tokens")
+    relations = Table("pair", "labelled P", "labelled R", "labelled F1", "unlabelled F1", title="relations", title_justify="left")
+    for pair in data["relations"]["pairs"]:
+        lab = pair["labelled"]["micro"] if "micro" in pair["labelled"] else pair["labelled"]
+        unl = pair["unlabelled"]
+        relations.add_row(f"{pair['a']} / {pair['b']}", _fmt(lab["precision"]), _fmt(lab["recall"]), _fmt(lab["f1"]), _fmt(unl["f1"]))
+    console.print(relations)
+    answers = Table("pair", "sentences", "observed", "Cohen's κ", title="answers (accept/reject/ignore)", title_justify="left")
+    for pair in data["answers"]["pairs"]:
+        answers.add_row(f"{pair['a']} / {pair['b']}", str(pair["n_units"]), _fmt(pair["observed"]), _fmt(pair["kappa"]))
+    console.print(answers)
+
+
+def run_auto_review(*, dataset: str, db: Optional[Path], reviewer: str, method: str, include_agreed: bool = True) -> None:
+    """Non-interactive review: sentences where all agree, and strict majorities, become gold."""
+    from .review import majority_merge, review_queue
+    from .store import Store, default_db_path
+
+    if method != "majority":
+        raise DatasetError(f"--auto supports 'majority', not {method!r}")
+    agreed = merged = ties = already = 0
+    with Store(db or default_db_path(), create=False) as store:
+        items = list(review_queue(sentence_versions(store, dataset), include_agreed=True))
+        with store.transaction():
+            for item in items:
+                sentence = store.sentence(item.sentence_id)
+                if store.current_decision(sentence.id, reviewer, gold=True) is not None:
+                    gold_now = store.current_decision(sentence.id, reviewer, gold=True)
+                    if gold_now and gold_now.answer is not None:
+                        already += 1
+                        continue
+                if item.agreed:
+                    group = item.groups[0]
+                    how = "agreed"
+                else:
+                    group = majority_merge(item.sentence.versions)
+                    how = "majority"
+                    if group is None:
+                        ties += 1
+                        continue
+                store.add_decision(
+                    sentence, annotator=reviewer, answer=group.answer, spans=group.spans, relations=group.relations,
+                    session=f"{reviewer}-auto", gold=True,
+                    meta={"resolves": [d for d in group.decision_ids if d is not None], "versions": list(group.annotators), "method": how},
+                )
+                if how == "agreed":
+                    agreed += 1
+                else:
+                    merged += 1
+    _console().print(
+        f"{dataset}: {agreed} sentences where all agreed and {merged} majority decisions stored as gold by {reviewer}; "
+        f"{ties} ties left for `annotator review`" + (f"; {already} were gold already" if already else "")
+    )
+
+
+def run_export_command(
+    *, dataset: str, fmt: str, out: Optional[Path], source: Optional[str], answers: str, split: Optional[float],
+    seed: int, force: bool, strict: bool, db: Optional[Path], labels_path: Optional[Path], spans_key: str, conll_scheme: str,
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .interop import EXPORT_FORMATS, ExportPlan, choose_source, run_export, scheme_for_dataset
+    from .labels import find_scheme
+    from .model import ANSWERS
+    from .store import Store, default_db_path
+
+    if fmt not in EXPORT_FORMATS:
+        raise DatasetError(f"--format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    wanted = tuple(a.strip() for a in answers.split(",") if a.strip())
+    bad = [a for a in wanted if a not in ANSWERS]
+    if bad or not wanted:
+        raise DatasetError(f"--answers takes a comma-separated list of {', '.join(ANSWERS)}, not {answers!r}")
+    if fmt not in ("jsonl", "prodigy") and wanted != ("accept",):
+        raise DatasetError("--answers other than accept is only for --format jsonl/prodigy (training data holds accepted sentences)")
+    if split is not None and not (0 < split < 1):
+        raise DatasetError(f"--split must be between 0 and 1, not {split}")
+    scheme = find_scheme(labels_path)
+    err = _console(stderr=True)
+    with Store(db or default_db_path(), create=False, readonly=True) as store:
+        scheme = scheme_for_dataset(scheme, store, dataset)
+        chosen, annotators, gold = choose_source(store, dataset, source)
+        plan = ExportPlan(dataset=dataset, fmt=fmt, source=chosen, annotators=annotators, gold=gold, answers=wanted,
+                          out=out or Path("exports") / dataset, split=split, seed=seed)
+        with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=err, transient=True,
+                      disable=not err.is_terminal) as progress:
+            task = progress.add_task("export", total=None)
+            summary = run_export(store, scheme, plan, force=force, strict=strict, spans_key=spans_key,
+                                 conll_scheme=conll_scheme, progress=lambda: progress.advance(task))
+    console = _console()
+    split_note = f" ({summary.train} train / {summary.dev} dev, split by article)" if split else ""
+    console.print(f"{dataset}: exported {summary.examples} sentences from {chosen} as {fmt}{split_note}")
+    for path in summary.files:
+        console.print(f"  wrote {path}")
+    for kind, n in sorted(summary.problem_counts.items()):
+        err.print(f"  {n} {kind}")
+    for message in summary.problems[:10]:
+        err.print(f"    {message}")
+    if summary.command:
+        console.print(f"train with: {summary.command}")
+
+
+def run_check(*, dataset: str, db: Optional[Path], source: Optional[str], labels_path: Optional[Path], strict: bool) -> None:
+    from .interop import ExportPlan, check_examples, choose_source, collect_examples, scheme_for_dataset
+    from .labels import find_scheme
+    from .store import Store, default_db_path
+
+    scheme = find_scheme(labels_path)
+    with Store(db or default_db_path(), create=False, readonly=True) as store:
+        scheme = scheme_for_dataset(scheme, store, dataset)
+        chosen, annotators, gold = choose_source(store, dataset, source)
+        plan = ExportPlan(dataset, "spacy", chosen, annotators, gold, ("accept",), Path("."))
+        pairs = list(collect_examples(store, plan))
+        counts, problems = check_examples([e for e, _ in pairs], scheme, needs_ents=True)
+        unannotated = store.sentence_count(dataset) - len({s.id for _, s in pairs})
+    if unannotated:
+        counts["sentences annotated by nobody"] += unannotated
+    console = _console()
+    if not counts:
+        console.print(f"{dataset} ({chosen}): no problems in {len(pairs)} accepted sentences")
+        return
+    console.print(f"{dataset} ({chosen}): {len(pairs)} accepted sentences")
+    for kind, n in sorted(counts.items()):
+        console.print(f"  {n} {kind}")
+    for message in problems[:50]:
+        console.print(f"    {message}")
+    if strict:
+        raise DatasetError(f"{sum(counts.values())} problems found (--strict)")

@@ -1,0 +1,693 @@
+"""Annotated data in and out: ``annotator import`` of Prodigy/doccano/brat/CoNLL/DocBin files, and
+``annotator export``. The formats themselves live in ``annotator.formats``; this module maps
+their format-neutral ``Example`` records to articles, sentences and decisions in the store and
+back.
+
+Import shapes:
+
+* sentence units (Prodigy, doccano, DocBin): each distinct text is an article of one sentence
+  (the text kept verbatim, tokens as given or spaCy's with a split at every span boundary);
+* documents (brat): the ``.txt`` is the article; it is segmented like any article, and sentences
+  are joined where a span or a relation would cross them;
+* CoNLL: each ``-DOCSTART-`` document is an article whose sentences are the file's sentences
+  (joined by blank lines), tokens as given.
+
+Each file is one transaction. Decisions get a uid derived from their content, so importing the
+same file again adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from .errors import AnnotatorError, DatasetError, ExportError, InputError
+from .model import Example, Relation, Sentence, Span, Token, overlapping_pairs, span_problem
+from .segment import content_hash
+from .store import ImportCounts, Store
+
+DEFAULT_IMPORT_ANNOTATOR = "imported"
+
+
+# -- import ----------------------------------------------------------------------------------------
+
+
+def parse_label_map(items: Sequence[str]) -> dict[str, str]:
+    """``["OLD=NEW", ...]`` → ``{"OLD": "NEW"}``."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            raise DatasetError(f"--map expects OLD=NEW, not {item!r}")
+        mapping[old] = new
+    return mapping
+
+
+def scheme_for_dataset(scheme, store: Store, dataset: str):
+    """The label scheme extended by the labels a dataset accepted with ``import --add-labels``."""
+    info = store.find_dataset(dataset)
+    if info is None:
+        return scheme
+    extra_entities = info.settings.get("extra_entities") or []
+    extra_relations = info.settings.get("extra_relations") or []
+    if extra_entities:
+        scheme = scheme.with_extra_entities(extra_entities)
+    if extra_relations:
+        scheme = scheme.with_extra_relations(extra_relations)
+    return scheme
+
+
+def _read_examples(path: Path, fmt: str, console=None) -> list[Example]:
+    from . import formats
+
+    if fmt == "brat":
+        report = formats.BratReport()
+        examples = list(formats.read_brat(path, report=report))
+        if report.counts and console is not None:
+            console.print(f"{path}: {report.summary()}")
+            for message in report.messages[:20]:
+                console.print(f"  {message}")
+        return examples
+    if fmt not in formats.FORMAT_NAMES:
+        raise InputError(f"unknown format {fmt!r} (known: text, {', '.join(formats.FORMAT_NAMES)})", path)
+    return list(formats.reader_for(fmt)(path))
+
+
+def _flatten(examples: Iterable[Example]) -> Iterator[Example]:
+    """Each example, then each of its review versions."""
+    for example in examples:
+        yield example
+        yield from example.versions
+
+
+def _relabel(example: Example, mapping: dict[str, str]) -> None:
+    if not mapping:
+        return
+    example.spans = [replace(s, label=mapping.get(s.label, s.label)) for s in example.spans]
+    example.relations = [replace(r, label=mapping.get(r.label, r.label)) for r in example.relations]
+
+
+def import_annotated(
+    store: Store,
+    dataset: str,
+    path: Path,
+    fmt: str,
+    scheme,
+    *,
+    annotator: str | None = None,
+    add_labels: bool = False,
+    label_map: Sequence[str] = (),
+    console=None,
+) -> ImportCounts:
+    """Import one annotated file (or brat folder) as decisions, all or nothing."""
+    examples = _read_examples(path, fmt, console)
+    if not examples:
+        raise InputError("no records to import (empty file)", path)
+    mapping = parse_label_map(label_map)
+    for example in _flatten(examples):
+        _relabel(example, mapping)
+    scheme = scheme_for_dataset(scheme, store, dataset)
+    entity_labels = {s.label for e in _flatten(examples) for s in e.spans}
+    relation_labels = {r.label for e in _flatten(examples) for r in e.relations}
+    unknown_entities = sorted(entity_labels - set(scheme.entity_names))
+    unknown_relations = sorted(relation_labels - set(scheme.relation_names))
+    if (unknown_entities or unknown_relations) and not add_labels:
+        parts = []
+        if unknown_entities:
+            parts.append("entity labels " + ", ".join(unknown_entities))
+        if unknown_relations:
+            parts.append("relation labels " + ", ".join(unknown_relations))
+        raise InputError(
+            f"{' and '.join(parts)} are not in the scheme ({scheme.path}); "
+            "use --add-labels to accept them or --map OLD=NEW to rename them",
+            path,
+        )
+    counts = ImportCounts()
+    with store.transaction():
+        if unknown_entities or unknown_relations:
+            info = store.dataset(dataset)
+            store.set_dataset_settings(
+                dataset,
+                {
+                    "extra_entities": sorted(set(info.settings.get("extra_entities", [])) | set(unknown_entities)),
+                    "extra_relations": sorted(set(info.settings.get("extra_relations", [])) | set(unknown_relations)),
+                },
+            )
+            scheme = scheme_for_dataset(scheme, store, dataset)
+        if fmt == "brat":
+            for example in examples:
+                counts.add(_import_document(store, dataset, path, example, scheme, annotator))
+        elif fmt == "conll":
+            by_document: dict[Any, list[Example]] = defaultdict(list)
+            for example in examples:
+                by_document[example.meta.get("document", 0)].append(example)
+            for document in by_document.values():
+                counts.add(_import_conll_document(store, dataset, path, document, scheme, annotator))
+        else:
+            by_text: dict[str, list[Example]] = defaultdict(list)
+            for example in examples:
+                by_text[example.text].append(example)
+            for text, group in by_text.items():
+                counts.add(_import_unit(store, dataset, path, text, group, scheme, annotator))
+    return counts
+
+
+def _existing_article(store: Store, dataset: str, digest: str) -> int | None:
+    info = store.dataset(dataset)
+    row = store.conn.execute(
+        "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (info.id, digest)
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _import_unit(store, dataset, path, text, group: list[Example], scheme, annotator) -> ImportCounts:
+    from .formats import tokenize
+
+    counts = ImportCounts()
+    digest = content_hash(text)
+    article_id = _existing_article(store, dataset, digest)
+    if article_id is None:
+        given = next((e.tokens for e in group if e.tokens is not None), None)
+        if given is not None:
+            tokens = tuple(given)
+        else:
+            tokens = tuple(tokenize(text, [s for e in _flatten(group) for s in e.spans]))
+        first = group[0]
+        title = str(first.meta.get("title") or text.strip().splitlines()[0][:120] if text.strip() else "")
+        meta = {k: v for k, v in first.meta.items() if k not in ("title",)}
+        article_id, added = store.add_article(
+            dataset, title=title, text=text, content_hash=digest, source=f"{path}:{first.line or 1}",
+            meta=meta, sentences=[(0, len(text), tokens)],
+        )
+        counts.add(added)
+    sentences = store.article_sentences(article_id)
+    for example in group:
+        counts.decisions += _add_example_decisions(store, dataset, path, sentences, example, scheme, annotator)
+    return counts
+
+
+def _import_conll_document(store, dataset, path, document: list[Example], scheme, annotator) -> ImportCounts:
+    counts = ImportCounts()
+    separator = "\n\n"
+    text = separator.join(e.text for e in document)
+    digest = content_hash(text)
+    article_id = _existing_article(store, dataset, digest)
+    if article_id is None:
+        sentences, position = [], 0
+        for example in document:
+            sentences.append((position, position + len(example.text), tuple(example.tokens or ())))
+            position += len(example.text) + len(separator)
+        article_id, added = store.add_article(
+            dataset, title=document[0].text[:120], text=text, content_hash=digest,
+            source=f"{path}:{document[0].line or 1}", meta={"format": "conll"}, sentences=sentences,
+        )
+        counts.add(added)
+    stored = store.article_sentences(article_id)
+    position = 0
+    for example in document:
+        shifted = Example(
+            text=text,
+            spans=[replace(s, start=s.start + position, end=s.end + position) for s in example.spans],
+            relations=[Relation((r.head[0] + position, r.head[1] + position), (r.child[0] + position, r.child[1] + position), r.label) for r in example.relations],
+            answer=example.answer, annotator=example.annotator, session=example.session,
+            timestamp=example.timestamp, meta=example.meta, line=example.line,
+        )
+        counts.decisions += _add_example_decisions(store, dataset, path, stored, shifted, scheme, annotator, article_level=True,
+                                                   only=[s for s in stored if s.start == position])
+        position += len(example.text) + len(separator)
+    return counts
+
+
+def _import_document(store, dataset, path, example: Example, scheme, annotator) -> ImportCounts:
+    from .formats.align import split_at_boundaries
+    from .segment import Segmenter
+
+    counts = ImportCounts()
+    text = example.text
+    digest = content_hash(text)
+    article_id = _existing_article(store, dataset, digest)
+    where = Path(path) / f"{example.meta.get('name', '')}.ann" if Path(path).is_dir() else path
+    if article_id is None:
+        segmented = Segmenter().segment(text)
+        if not segmented:
+            raise InputError("document has no text to annotate", where)
+        groups = _join_for(segmented, example.spans, example.relations, text, where)
+        sentences = []
+        for first, last in groups:
+            start, end = segmented[first].start, segmented[last].end
+            offsets = [
+                (s.start + t.start - start, s.start + t.end - start)
+                for s in segmented[first : last + 1]
+                for t in s.tokens
+            ]
+            inside = [(sp.start - start, sp.end - start) for sp in example.spans if start <= sp.start and sp.end <= end]
+            tokens = tuple(split_at_boundaries(text[start:end], offsets, inside))
+            sentences.append((start, end, tokens))
+        from .segment import headline
+
+        title, _ = headline(text)
+        article_id, added = store.add_article(
+            dataset, title=title or str(example.meta.get("name", "")), text=text, content_hash=digest,
+            source=str(where), meta={k: v for k, v in example.meta.items()}, sentences=sentences,
+        )
+        counts.add(added)
+    stored = store.article_sentences(article_id)
+    counts.decisions += _add_example_decisions(store, dataset, where, stored, example, scheme, annotator, article_level=True)
+    return counts
+
+
+def _join_for(segmented, spans: Sequence[Span], relations: Sequence[Relation], text: str, where) -> list[tuple[int, int]]:
+    """Contiguous sentence ranges such that no span or relation crosses a range boundary."""
+    starts = [s.start for s in segmented]
+    ends = [s.end for s in segmented]
+    parent = list(range(len(segmented)))
+
+    def sentence_of(offset: int, end: bool = False) -> int:
+        for i in range(len(segmented)):
+            if (starts[i] <= offset < ends[i]) if not end else (starts[i] < offset <= ends[i]):
+                return i
+        # offset in whitespace between sentences: attach to the nearest following (or previous) one
+        for i in range(len(segmented)):
+            if starts[i] >= offset:
+                return i
+        return len(segmented) - 1
+
+    reach = list(range(len(segmented)))
+    for span in spans:
+        a, b = sentence_of(span.start), sentence_of(span.end, end=True)
+        if span.start < starts[a] or span.end > ends[b]:
+            raise InputError(
+                f"span {span.start}-{span.end} {text[span.start:span.end]!r} {span.label} lies outside the text's sentences "
+                "(it covers only whitespace at a paragraph break)", where,
+            )
+        lo, hi = min(a, b), max(a, b)
+        for i in range(lo, hi + 1):
+            reach[i] = max(reach[i], hi)
+    for relation in relations:
+        a = sentence_of(relation.head[0])
+        b = sentence_of(relation.child[0])
+        lo, hi = min(a, b), max(a, b)
+        for i in range(lo, hi + 1):
+            reach[i] = max(reach[i], hi)
+    del parent
+    groups = []
+    i = 0
+    while i < len(segmented):
+        j = reach[i]
+        k = i
+        while k <= j:
+            j = max(j, reach[k])
+            k += 1
+        groups.append((i, j))
+        i = j + 1
+    return groups
+
+
+def _decision_uid(dataset: str, digest: str, annotator: str, example: Example, spans, relations, gold: bool) -> str:
+    payload = json.dumps(
+        [dataset, digest, annotator, example.session, example.answer, example.timestamp, gold,
+         [s.to_dict() for s in spans], [r.to_dict() for r in relations]],
+        sort_keys=True, ensure_ascii=False,
+    )
+    return "imp-" + hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def _add_example_decisions(
+    store: Store, dataset: str, path, sentences: list[Sentence], example: Example, scheme, annotator: str | None,
+    *, article_level: bool = False, only: list[Sentence] | None = None,
+) -> int:
+    """Decisions for an Example (and its review versions); returns how many were added."""
+    added = 0
+    for version in example.versions:
+        added += _add_one(store, dataset, path, sentences, version, scheme, annotator, article_level, only, gold=False)
+    added += _add_one(store, dataset, path, sentences, example, scheme, annotator, article_level, only, gold=example.gold)
+    return added
+
+
+def _add_one(store, dataset, path, sentences, example, scheme, annotator, article_level, only, gold) -> int:
+    name = example.annotator or annotator or DEFAULT_IMPORT_ANNOTATOR
+    if gold:
+        name = example.annotator or "review"
+    targets = only if only is not None else sentences
+    article_text_offset = 0 if article_level else None
+    per_sentence: dict[int, tuple[list[Span], list[Relation]]] = {s.id: ([], []) for s in targets}
+    span_home: dict[tuple[int, int], Sentence] = {}
+    for span in example.spans:
+        home = None
+        for sentence in targets:
+            base = sentence.start if article_text_offset is not None else 0
+            if base <= span.start and span.end <= base + len(sentence.text):
+                home = sentence
+                break
+        if home is None:
+            raise InputError(
+                f"span {span.start}-{span.end} {span.label} crosses a sentence boundary of the text stored for it",
+                path, example.line,
+            )
+        base = home.start if article_text_offset is not None else 0
+        starts = {t.start: i for i, t in enumerate(home.tokens)}
+        ends = {t.end: i for i, t in enumerate(home.tokens)}
+        local_start, local_end = span.start - base, span.end - base
+        if local_start not in starts or local_end not in ends:
+            raise InputError(
+                f"span {span.start}-{span.end} {home.text[local_start:local_end]!r} does not align with the tokens stored "
+                "for this text", path, example.line,
+            )
+        local = Span(local_start, local_end, span.label, starts[local_start], ends[local_end])
+        per_sentence[home.id][0].append(local)  # type: ignore[index]
+        span_home[span.key] = home
+    for relation in example.relations:
+        head_home = span_home.get(relation.head)
+        child_home = span_home.get(relation.child)
+        if head_home is None or child_home is None:
+            raise InputError(f"relation {relation.label} names a span that is not in the record", path, example.line)
+        if head_home.id != child_home.id:
+            raise InputError(f"relation {relation.label} connects two sentences of the stored text", path, example.line)
+        base = head_home.start if article_text_offset is not None else 0
+        per_sentence[head_home.id][1].append(  # type: ignore[index]
+            Relation((relation.head[0] - base, relation.head[1] - base), (relation.child[0] - base, relation.child[1] - base), relation.label)
+        )
+    added = 0
+    digest = content_hash(example.text)
+    for sentence in targets:
+        spans, relations = per_sentence[sentence.id]  # type: ignore[index]
+        spans = list(dict.fromkeys(spans))  # the same span twice (doccano allows it) is one span
+        if not scheme.allow_overlaps:
+            pairs = overlapping_pairs(spans)
+            if pairs:
+                a, b = pairs[0]
+                raise InputError(
+                    f"overlapping spans {a.start}-{a.end} {a.label} and {b.start}-{b.end} {b.label}, and the scheme "
+                    f"({scheme.path}) does not allow overlaps (set allow_overlaps: true in a labels file)",
+                    path, example.line,
+                )
+        uid = _decision_uid(dataset, f"{digest}:{sentence.index}", name, example, spans, relations, gold)
+        if store.conn.execute("SELECT 1 FROM decisions WHERE uid = ?", (uid,)).fetchone():
+            continue
+        meta: dict[str, Any] = {"imported_from": str(path)}
+        if example.line is not None:
+            meta["line"] = example.line
+        prodigy = example.meta.get("_prodigy")
+        if prodigy:
+            meta["_prodigy"] = prodigy
+        store.add_decision(
+            sentence, annotator=name, answer=example.answer or "accept", spans=spans, relations=relations,
+            session=example.session or name, gold=gold, meta=meta, uid=uid,
+            created_at=example.timestamp if example.timestamp is not None else time.time(),
+            allow_overlaps=True,
+        )
+        added += 1
+    return added
+
+
+# -- export ----------------------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("spacy", "jsonl", "prodigy", "doccano", "brat", "conll")
+
+
+@dataclass
+class ExportPlan:
+    """What an export will read and where it will write."""
+
+    dataset: str
+    fmt: str
+    source: str
+    annotators: list[str]
+    gold: bool
+    answers: tuple[str, ...]
+    out: Path
+    split: float | None = None
+    seed: int = 0
+
+
+@dataclass
+class ExportSummary:
+    files: list[Path] = field(default_factory=list)
+    examples: int = 0
+    train: int = 0
+    dev: int = 0
+    problems: list[str] = field(default_factory=list)
+    problem_counts: Counter = field(default_factory=Counter)
+    command: str = ""
+
+
+def choose_source(store: Store, dataset: str, source: str | None) -> tuple[str, list[str], bool]:
+    """``(source, annotators, gold)`` from ``--source`` (default: gold, else the single annotator)."""
+    annotators = store.annotators(dataset)
+    has_gold = store.conn.execute(
+        "SELECT 1 FROM current WHERE dataset_id = ? AND gold = 1 AND answer IS NOT NULL LIMIT 1",
+        (store.dataset(dataset).id,),
+    ).fetchone() is not None
+    if source is None:
+        if has_gold:
+            return "gold", [], True
+        if len(annotators) == 1:
+            return annotators[0], annotators, False
+        if not annotators:
+            raise ExportError(f"dataset {dataset!r} has no decisions yet: annotate first")
+        raise ExportError(
+            f"dataset {dataset!r} has several annotators ({', '.join(annotators)}): choose with --source NAME, "
+            "--source all or --source gold (after review)"
+        )
+    if source == "gold":
+        if not has_gold:
+            raise ExportError(f"dataset {dataset!r} has no gold decisions yet (run `annotator review`)")
+        return "gold", [], True
+    if source == "all":
+        return "all", annotators, False
+    if source not in annotators:
+        raise ExportError(f"no decisions by {source!r} in dataset {dataset!r} (annotators: {', '.join(annotators) or 'none'})")
+    return source, [source], False
+
+
+_OUR_META = {"article_id", "title", "sentence_index", "position", "kicker", "format", "document", "name"}
+
+
+def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[tuple[Example, Sentence]]:
+    """Examples (sentence-level) of the chosen decisions, in position order."""
+    titles: dict[int, str] = {}
+    article_meta: dict[int, dict[str, Any]] = {}
+    for sentence, decision in store.current_decisions(plan.dataset, plan.annotators or None, gold=plan.gold):
+        if on_item:
+            on_item()
+        if decision.answer not in plan.answers:
+            continue
+        if sentence.article_id not in titles:
+            article = store.article(sentence.article_id)  # type: ignore[arg-type]
+            titles[sentence.article_id] = article.title
+            article_meta[sentence.article_id] = {k: v for k, v in article.meta.items() if k not in _OUR_META}
+        meta: dict[str, Any] = {
+            **article_meta[sentence.article_id],
+            "article_id": sentence.article_id,
+            "title": titles[sentence.article_id],
+            "sentence_index": sentence.index,
+            "position": sentence.position,
+        }
+        if decision.meta.get("_prodigy"):
+            meta["_prodigy"] = decision.meta["_prodigy"]
+        example = Example(
+            text=sentence.text,
+            tokens=list(sentence.tokens),
+            spans=list(decision.spans),
+            relations=list(decision.relations),
+            answer=decision.answer,
+            annotator=decision.annotator,
+            session=decision.session or decision.annotator,
+            timestamp=decision.created_at,
+            meta=meta,
+            gold=decision.gold,
+        )
+        yield example, sentence
+
+
+def split_articles(article_ids: Iterable[int], fraction: float, seed: int) -> set[int]:
+    """Article ids that go to dev: a deterministic shuffle, ``round(n * fraction)`` of them (≥ 1)."""
+    ids = sorted(set(article_ids))
+    if fraction <= 0 or len(ids) < 2:
+        return set()
+    rng = random.Random(seed)
+    rng.shuffle(ids)
+    n_dev = min(len(ids) - 1, max(1, round(len(ids) * fraction)))
+    return set(ids[:n_dev])
+
+
+def check_examples(examples: Sequence[Example], scheme, *, needs_ents: bool) -> tuple[Counter, list[str]]:
+    """Problems an export would otherwise hide: counted per kind and listed."""
+    counts: Counter = Counter()
+    problems: list[str] = []
+    label_counts: Counter = Counter()
+
+    def note(kind: str, message: str) -> None:
+        counts[kind] += 1
+        if len(problems) < 200:
+            problems.append(message)
+
+    for example in examples:
+        where = f"sentence {example.meta.get('position', '?')}"
+        tokens = example.tokens or []
+        keys = {s.key for s in example.spans}
+        for span in example.spans:
+            label_counts[span.label] += 1
+            problem = span_problem(span, example.text, tokens)
+            if problem:
+                note("off token boundaries", f"{where}: {problem}")
+            piece = example.text[span.start : span.end]
+            if piece.strip() == "":
+                note("whitespace span", f"{where}: span {span.start}-{span.end} {span.label} is only whitespace")
+            elif piece != piece.strip():
+                note("span starts/ends with whitespace", f"{where}: span {span.start}-{span.end} {span.label} {piece!r}")
+        if needs_ents:
+            for a, b in overlapping_pairs(example.spans):
+                note("overlapping spans (not in doc.ents)", f"{where}: {a.label} {a.start}-{a.end} overlaps {b.label} {b.start}-{b.end}")
+        for relation in example.relations:
+            if relation.head not in keys or relation.child not in keys:
+                note("relation to a missing span", f"{where}: relation {relation.label} names a missing span")
+    for label, n in sorted(label_counts.items()):
+        if n < 10:
+            note("label with fewer than 10 examples", f"label {label} has only {n} examples")
+    return counts, problems
+
+
+def run_export(
+    store: Store,
+    scheme,
+    plan: ExportPlan,
+    *,
+    force: bool = False,
+    strict: bool = False,
+    spans_key: str = "sc",
+    conll_scheme: str = "iob2",
+    progress=None,
+) -> ExportSummary:
+    """Write the export described by ``plan``; refuses to overwrite without ``force``."""
+    from . import formats
+
+    summary = ExportSummary()
+    total = sum(1 for _ in ())  # placeholder for symmetry; real count below
+    del total
+    examples_with_sentences = list(collect_examples(store, plan, on_item=progress))
+    examples = [e for e, _ in examples_with_sentences]
+    summary.examples = len(examples)
+    if not examples:
+        raise ExportError(
+            f"nothing to export: no {'/'.join(plan.answers)} decisions from {plan.source} in dataset {plan.dataset!r}"
+        )
+    counts, problems = check_examples(examples, scheme, needs_ents=plan.fmt == "spacy")
+    unannotated = store.sentence_count(plan.dataset) - len({s.id for _, s in examples_with_sentences})
+    if unannotated > 0:
+        counts["sentences annotated by nobody (not exported)"] += unannotated
+    summary.problem_counts = counts
+    summary.problems = problems
+    if strict and counts:
+        raise ExportError(
+            "problems found (--strict): " + "; ".join(f"{n} {kind}" for kind, n in sorted(counts.items())), plan.out
+        )
+    dev_articles = split_articles((e.meta["article_id"] for e in examples), plan.split or 0.0, plan.seed)
+    train = [e for e in examples if e.meta["article_id"] not in dev_articles]
+    dev = [e for e in examples if e.meta["article_id"] in dev_articles]
+    summary.train, summary.dev = len(train), len(dev)
+    parts: list[tuple[str, list[Example]]] = [("train", train), ("dev", dev)] if plan.split else [(plan.dataset, examples)]
+    out = plan.out
+    relation_labels = list(scheme.relation_names) + sorted({r.label for e in examples for r in e.relations} - set(scheme.relation_names))
+    targets: list[tuple[Path, Any]] = []
+    if plan.fmt == "spacy":
+        for name, items in parts:
+            targets.append((out / f"{name}.spacy", lambda p, items=items: formats.write_docbin(items, p, spans_key=spans_key, relation_labels=relation_labels)))
+        targets.append((out / "config.cfg", lambda p: _write_config(p, [s for s in scheme.entity_names])))
+    elif plan.fmt in ("jsonl", "prodigy"):
+        for name, items in parts:
+            targets.append((out / f"{name}.jsonl", lambda p, items=items: formats.write_prodigy(items, p)))
+    elif plan.fmt == "conll":
+        for name, items in parts:
+            targets.append((out / f"{name}.conll", lambda p, items=items: formats.write_conll(items, p, scheme=conll_scheme)))
+    elif plan.fmt == "doccano":
+        for name, items in parts:
+            by_annotator: dict[str, list[Example]] = defaultdict(list)
+            for e in items:
+                by_annotator["gold" if plan.gold else (e.annotator or "unknown")].append(e)
+            for who, group in sorted(by_annotator.items()):
+                from .formats.brat import safe_name
+
+                stem = safe_name(who, 0) if not plan.split else f"{name}-{safe_name(who, 0)}"
+                targets.append((out / f"{stem}.jsonl", lambda p, group=group: formats.write_doccano(group, p)))
+    elif plan.fmt == "brat":
+        for name, items in parts:
+            folder = out / ("brat" if not plan.split else f"brat-{name}")
+            documents = _brat_documents(store, items, plan)
+            entity_names = list(scheme.entity_names)
+            relation_constraints = {
+                r.name: (tuple(r.head) if "*" not in r.head else tuple(scheme.entity_names), tuple(r.child) if "*" not in r.child else tuple(scheme.entity_names))
+                for r in scheme.relations
+            }
+            targets.append((folder, lambda p, documents=documents, entity_names=entity_names, rc=relation_constraints: formats.write_brat(documents, p, entity_names, rc)))
+    else:
+        raise ExportError(f"unknown format {plan.fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
+    existing = [p for p, _ in targets if p.exists() and (p.is_file() or any(p.iterdir()))]
+    if existing and not force:
+        raise ExportError(f"{existing[0]} exists already; pass --force to overwrite", existing[0])
+    out.mkdir(parents=True, exist_ok=True)
+    for target, write in targets:
+        if target.is_dir() and force:
+            import shutil
+
+            shutil.rmtree(target)
+        tmp = target.with_name(target.name + ".partial")
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        more = write(tmp)
+        if more:
+            summary.problems.extend(more)
+            summary.problem_counts["written with a problem"] += len(more)
+        tmp.replace(target) if not target.is_dir() else None
+        summary.files.append(target)
+    if plan.fmt == "spacy":
+        if plan.split:
+            summary.command = (
+                f"python -m spacy train {out / 'config.cfg'} --paths.train {out / 'train.spacy'} --paths.dev {out / 'dev.spacy'}"
+            )
+        else:
+            summary.command = (
+                f"python -m spacy train {out / 'config.cfg'} --paths.train {out / (plan.dataset + '.spacy')} "
+                f"--paths.dev {out / (plan.dataset + '.spacy')}  (use --split 0.2 for a real dev set)"
+            )
+    return summary
+
+
+def _brat_documents(store: Store, examples: Sequence[Example], plan: ExportPlan) -> list[Example]:
+    """Article-level Examples (article text, spans and relations shifted by sentence offsets)."""
+    by_article: dict[int, list[Example]] = defaultdict(list)
+    for e in examples:
+        by_article[e.meta["article_id"]].append(e)
+    documents = []
+    for article_id, items in by_article.items():
+        article = store.article(article_id)
+        sentences = {s.index: s for s in store.article_sentences(article_id)}
+        spans: list[Span] = []
+        relations: list[Relation] = []
+        for e in items:
+            base = sentences[e.meta["sentence_index"]].start
+            spans.extend(replace(s, start=s.start + base, end=s.end + base, token_start=-1, token_end=-1) for s in e.spans)
+            relations.extend(
+                Relation((r.head[0] + base, r.head[1] + base), (r.child[0] + base, r.child[1] + base), r.label) for r in e.relations
+            )
+        spans.sort(key=lambda s: (s.start, s.end, s.label))
+        name = article.meta.get("name") or article.title or f"article-{article_id}"
+        documents.append(Example(text=article.text, spans=spans, relations=sorted(set(relations)), meta={"name": name, "article_id": article_id}))
+    return documents
+
+
+def _write_config(path: Path, labels: Sequence[str]) -> list[str]:
+    """A ready NER training config (spaCy's own ``init config``), with train/dev paths to fill in."""
+    from spacy.cli.init_config import init_config  # deferred: only the spacy export writes a config
+
+    config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False, pretraining=False, silent=True)
+    config.to_disk(path)
+    return []
