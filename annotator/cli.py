@@ -291,6 +291,29 @@ def merge_command(
             )
 
 
+@app.command("annotate")
+def annotate_command(
+    dataset: str = typer.Argument(..., help="Dataset to annotate."),
+    annotator: str = typer.Option(..., "--annotator", help="Your name: decisions are stored under it."),
+    db: Optional[Path] = DbOption,
+    labels: Optional[Path] = LabelsOption,
+    start: Optional[int] = typer.Option(None, "--start", min=1, help="Open sentence N [default: your first undecided one]."),
+) -> None:
+    """Annotate DATASET in the terminal (keyboard first; ? lists the keys)."""
+    validate_name("annotator", annotator)
+    scheme = _scheme(labels)
+    with _store(db) as store:
+        path = store.path
+        count = store.sentence_count(store.dataset(dataset).name)
+    if count == 0:
+        raise DatasetError(f"dataset {dataset!r} has no sentences yet (import some articles first)")
+    if start is not None and start > count:
+        raise DatasetError(f"--start {start}: dataset {dataset!r} has {count} sentences")
+    from .tui.app import run  # Textual (~0.2 s) is imported only for this command; spaCy never at start
+
+    run(path, dataset, annotator, scheme, start=start)
+
+
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
     try:
@@ -303,13 +326,11 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # usage errors from Typer's click (typer vendors its own copy)
+        if type(exc).__name__ == "Abort":
             _err("annotator: aborted")
             sys.exit(1)
-        if isinstance(exc, click.ClickException):
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(2)
         raise

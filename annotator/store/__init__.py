@@ -120,8 +120,8 @@ class ImportCounts:
 
 def _translate(exc: sqlite3.Error, path: str) -> StoreError:
     text = str(exc)
-    if "disk is full" in text or "database or disk is full" in text:
-        return StoreError("disk full: the database could not be written (nothing was saved)", path)
+    if "disk is full" in text or "database or disk is full" in text or "disk I/O error" in text:
+        return StoreError("disk full or I/O error: the database could not be written (nothing was saved)", path)
     if "readonly" in text or "read-only" in text:
         return StoreError("the database is read-only (check the file's permissions)", path)
     if "not a database" in text or "malformed" in text or "file is encrypted" in text:
