@@ -245,3 +245,15 @@ def test_merge_is_idempotent_and_equals_working_in_one_db(tmp_path, scheme):
         assert merged.sentence_count("demo") == 22
     assert state == sorted([(1, "alice", "accept"), (2, "alice", "accept"), (3, "alice", "accept"),
                             (2, "bob", "reject"), (3, "bob", "reject"), (5, "carol", "ignore")])
+
+
+def test_network_filesystem_is_refused(tmp_path, monkeypatch):
+    import annotator.store as store_module
+
+    monkeypatch.setattr(store_module, "filesystem_type", lambda path: "nfs4")
+    with pytest.raises(StoreError, match="network filesystem"):
+        Store(tmp_path / "n.db")
+    monkeypatch.setenv("ANNOTATOR_ALLOW_NETWORK_FS", "1")
+    Store(tmp_path / "n.db").close()
+    monkeypatch.undo()
+    assert store_module.filesystem_type(tmp_path / "n.db") is not None

@@ -149,6 +149,8 @@ class Store:
                     raise StoreError("database not found (import something first)", self.path)
             else:
                 _check_sqlite_header(p)
+            if not readonly:
+                _refuse_network_filesystem(p)
                 if not readonly and not os.access(p, os.W_OK):
                     raise StoreError("the database is read-only (check the file's permissions)", self.path)
         try:
@@ -778,6 +780,43 @@ class Store:
             "spans_per_label": span_labels,
             "relations_per_label": relation_labels,
         }
+
+
+NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ncpfs", "glusterfs", "ceph", "fuse.s3fs"})
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem holding ``path`` (from /proc/mounts), or None when unknown."""
+    try:
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    target = str(path.absolute().parent.resolve())
+    best, best_type = "", None
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        mount_point = parts[1].replace("\\040", " ")
+        if (target == mount_point or target.startswith(mount_point.rstrip("/") + "/")) and len(mount_point) >= len(best):
+            best, best_type = mount_point, parts[2]
+    return best_type
+
+
+def _refuse_network_filesystem(path: Path) -> None:
+    """SQLite's locking (and WAL's shared memory) is unreliable on network filesystems: refuse.
+
+    ``ANNOTATOR_ALLOW_NETWORK_FS=1`` overrides, for a single annotator who knows nobody else
+    writes to the file.
+    """
+    kind = filesystem_type(path)
+    if kind in NETWORK_FILESYSTEMS and os.environ.get("ANNOTATOR_ALLOW_NETWORK_FS") != "1":
+        raise StoreError(
+            f"the database is on a network filesystem ({kind}), where SQLite locking is unreliable and "
+            "decisions could be lost; keep it on a local disk (or set ANNOTATOR_ALLOW_NETWORK_FS=1 if only "
+            "one process will ever use it)",
+            str(path),
+        )
 
 
 def _check_sqlite_header(path: Path) -> None:
