@@ -149,10 +149,10 @@ class Store:
                     raise StoreError("database not found (import something first)", self.path)
             else:
                 _check_sqlite_header(p)
-            if not readonly:
-                _refuse_network_filesystem(p)
                 if not readonly and not os.access(p, os.W_OK):
                     raise StoreError("the database is read-only (check the file's permissions)", self.path)
+            if not readonly:
+                _refuse_network_filesystem(p)
         try:
             if readonly:
                 conn = sqlite3.connect(
