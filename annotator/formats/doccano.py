@@ -23,7 +23,7 @@ from annotator.model import Example, Relation, Span
 from .checks import public_meta, require_label, require_offsets, require_record, require_text
 from .jsonio import iter_json_records, write_jsonl
 
-_ANNOTATION_KEYS = ("entities", "relations", "annotations", "label", "labels")
+_ANNOTATION_KEYS = ("entities", "relations", "annotations", "label", "labels", "column_label")
 _WRITTEN_KEYS = ("id", "text", "entities", "relations")
 
 
@@ -31,26 +31,28 @@ def read_doccano(
     path: str | Path,
     label_names: Mapping[Any, str] | None = None,
     *,
-    text_key: str = "text",
+    text_key: str | None = None,
     label_key: str | None = None,
 ) -> Iterator[Example]:
     """Examples from a doccano JSONL file or a JSON file (one object or an array of objects).
 
     ``label_names`` maps numeric label ids (``12``) to names; without it ids stay as strings
-    (``"12"``). ``text_key``/``label_key`` name the columns when the project used other names
-    (doccano lets the user choose them on import, e.g. ``column_data``/``column_label``). The
-    record's ``id`` and every key that is not text or annotation go to ``Example.meta`` (keys of a
-    nested ``meta`` object are merged in).
+    (``"12"``). doccano lets the user name the columns on import; its documentation's example uses
+    ``column_data``/``column_label``, which are read when ``text``/``label`` are absent.
+    ``text_key``/``label_key`` name other columns. The record's ``id`` and every key that is not
+    text or annotation go to ``Example.meta`` (keys of a nested ``meta`` object are merged in).
     """
     path = Path(path)
     for line, value in iter_json_records(path):
         record = require_record(value, path, line)
-        text = require_text(record, path, line, key=text_key)
-        consumed = {text_key, "meta"}
+        record_text_key = text_key or ("column_data" if "text" not in record and "column_data" in record else "text")
+        text = require_text(record, path, line, key=record_text_key)
+        consumed = {record_text_key, "meta"}
         meta = _meta(record)
-        if label_key is not None:
-            consumed.add(label_key)
-            spans = _label_list(record.get(label_key), text, label_names, path, line, label_key)
+        record_label_key = label_key or ("column_label" if "column_label" in record else None)
+        if record_label_key is not None:
+            consumed.add(record_label_key)
+            spans = _label_list(record.get(record_label_key), text, label_names, path, line, record_label_key)
             yield Example(text=text, spans=spans, meta=_extra(record, meta, consumed), line=line)
         elif "entities" in record or "relations" in record:
             consumed |= {"entities", "relations"}
