@@ -301,7 +301,11 @@ def run_auto_review(*, dataset: str, db: Optional[Path], reviewer: str, method: 
                 store.add_decision(
                     sentence, annotator=reviewer, answer=group.answer, spans=group.spans, relations=group.relations,
                     session=f"{reviewer}-auto", gold=True,
-                    meta={"resolves": [d for d in group.decision_ids if d is not None], "versions": list(group.annotators), "method": how},
+                    meta={
+                        "resolves": [d for g in item.groups for d in g.decision_ids if d is not None],
+                        "versions": list(group.annotators),
+                        "method": how,
+                    },
                 )
                 if how == "agreed":
                     agreed += 1
