@@ -159,9 +159,8 @@ def import_annotated(
 
 
 def _existing_article(store: Store, dataset: str, digest: str) -> int | None:
-    info = store.dataset(dataset)
     row = store.conn.execute(
-        "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (info.id, digest)
+        "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (store.dataset_id(dataset), digest)
     ).fetchone()
     return None if row is None else int(row[0])
 
@@ -186,7 +185,9 @@ def _import_unit(store, dataset, path, text, group: list[Example], scheme, annot
             meta=meta, sentences=[(0, len(text), tokens)],
         )
         counts.add(added)
-    sentences = store.article_sentences(article_id)
+        sentences = [Sentence(added.first_sentence_id, article_id, 0, added.first_position or 0, 0, len(text), text, tokens)]
+    else:
+        sentences = store.article_sentences(article_id)
     for example in group:
         counts.decisions += _add_example_decisions(store, dataset, path, sentences, example, scheme, annotator)
     return counts
@@ -338,6 +339,7 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
     article_text_offset = 0 if article_level else None
     per_sentence: dict[int, tuple[list[Span], list[Relation]]] = {s.id: ([], []) for s in targets}
     span_home: dict[tuple[int, int], Sentence] = {}
+    token_maps: dict[int | None, tuple[dict[int, int], dict[int, int]]] = {}
     for span in example.spans:
         home = None
         for sentence in targets:
@@ -351,8 +353,12 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
                 path, example.line,
             )
         base = home.start if article_text_offset is not None else 0
-        starts = {t.start: i for i, t in enumerate(home.tokens)}
-        ends = {t.end: i for i, t in enumerate(home.tokens)}
+        if home.id not in token_maps:
+            token_maps[home.id] = (
+                {t.start: i for i, t in enumerate(home.tokens)},
+                {t.end: i for i, t in enumerate(home.tokens)},
+            )
+        starts, ends = token_maps[home.id]  # type: ignore[index]
         local_start, local_end = span.start - base, span.end - base
         if local_start not in starts or local_end not in ends:
             raise InputError(
@@ -388,21 +394,19 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
                     path, example.line,
                 )
         uid = _decision_uid(dataset, f"{digest}:{sentence.index}", name, example, spans, relations, gold)
-        if store.conn.execute("SELECT 1 FROM decisions WHERE uid = ?", (uid,)).fetchone():
-            continue
         meta: dict[str, Any] = {"imported_from": str(path)}
         if example.line is not None:
             meta["line"] = example.line
         prodigy = example.meta.get("_prodigy")
         if prodigy:
             meta["_prodigy"] = prodigy
-        store.add_decision(
+        stored = store.add_decision(
             sentence, annotator=name, answer=example.answer or "accept", spans=spans, relations=relations,
             session=example.session or name, gold=gold, meta=meta, uid=uid,
             created_at=example.timestamp if example.timestamp is not None else time.time(),
-            allow_overlaps=True,
+            allow_overlaps=True, dataset_id=store.dataset_id(dataset), skip_existing=True,
         )
-        added += 1
+        added += stored is not None
     return added
 
 

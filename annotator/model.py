@@ -193,12 +193,14 @@ def tokens_from_offsets(text: str, offsets: Iterable[tuple[int, int]]) -> tuple[
     (Token(start=0, end=1, ws=True), Token(start=2, end=3, ws=False))
     """
     pairs = list(offsets)
-    tokens = []
-    for i, (start, end) in enumerate(pairs):
-        next_start = pairs[i + 1][0] if i + 1 < len(pairs) else len(text)
-        gap = text[end:next_start]
-        tokens.append(Token(start, end, bool(gap) and gap[:1].isspace()))
-    return tuple(tokens)
+    if not pairs:
+        return ()
+    length = len(text)
+    starts = [p[0] for p in pairs[1:]]
+    starts.append(length)
+    return tuple(
+        [Token(start, end, next_start > end and text[end].isspace()) for (start, end), next_start in zip(pairs, starts)]
+    )
 
 
 def span_problem(span: Span, text: str, tokens: Sequence[Token]) -> str | None:

@@ -144,10 +144,15 @@ def _parse_tokens(value: Any, text: str, path: Path, line: int) -> list[Token] |
         raise InputError('"tokens" is not a list', path, line)
     offsets: list[tuple[int, int]] = []
     previous_end = 0
+    length = len(text)
     for index, token in enumerate(value):
-        if not isinstance(token, dict):
+        if type(token) is not dict:
             raise InputError(f"token {index} is not an object", path, line)
-        start, end = require_offsets(token.get("start"), token.get("end"), text, path, line, what=f"token {index}")
+        start = token.get("start")
+        end = token.get("end")
+        # Fast path for well-formed tokens; require_offsets words the error otherwise.
+        if type(start) is not int or type(end) is not int or not 0 <= start < end <= length:
+            start, end = require_offsets(start, end, text, path, line, what=f"token {index}")
         if start < previous_end:
             raise InputError(f"token {index} at {start}-{end} overlaps the previous token (tokens must be in order)", path, line)
         given = token.get("text")

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-import sqlite_utils
-
 from ..errors import AnnotationError, DatasetError, StoreError
 from ..model import (
     ANSWERS,
@@ -109,6 +107,9 @@ class ImportCounts:
     suggestions: int = 0
     decisions: int = 0
     skipped_articles: int = 0
+    first_sentence_id: int | None = None
+    """Id of the first sentence ``add_article`` created (the others follow without gaps)."""
+    first_position: int | None = None
 
     def add(self, other: "ImportCounts") -> None:
         self.articles += other.articles
@@ -164,7 +165,7 @@ class Store:
                     self.path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
                 )
             self.conn = conn
-            self.db = sqlite_utils.Database(conn)
+            self._db = None
             self._configure()
             self._migrate()
         except sqlite3.Error as exc:
@@ -197,15 +198,28 @@ class Store:
         if self.readonly:
             raise StoreError(f"schema version {version} needs migrating; open it writable once", self.path)
         for number in range(version, SCHEMA_VERSION):
+            # BEGIN IMMEDIATE serialises concurrent openers; sqlite-utils' atomic() wraps the step.
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 if self.schema_version() == number:  # another process may have migrated meanwhile
-                    MIGRATIONS[number](self.conn)
-                    self.conn.execute(f"PRAGMA user_version = {number + 1}")
+                    with self.db.atomic():
+                        MIGRATIONS[number](self.conn)
+                        self.conn.execute(f"PRAGMA user_version = {number + 1}")
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
                 raise
+
+    @property
+    def db(self):
+        """The connection as a ``sqlite_utils.Database`` (imported on first use: it pulls numpy,
+        ~0.17 s, which the annotation screen's start-up does not pay)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -227,8 +241,9 @@ class Store:
         the busy timeout instead of failing with "database is locked" on a lock upgrade.
         """
         if self.conn.in_transaction:
-            with self.db.atomic():
-                yield self
+            # Joined to the outer transaction, which commits or rolls back as a whole (no
+            # savepoint: a failure anywhere inside an import or merge undoes all of it).
+            yield self
             return
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -290,6 +305,10 @@ class Store:
             known = ", ".join(d.name for d in self.datasets()) or "none yet"
             raise DatasetError(f"no dataset {name!r} (datasets: {known})", self.path)
         return info
+
+    def dataset_id(self, name: str) -> int:
+        """The dataset's id (cached after the first lookup)."""
+        return self._dataset_id(name)
 
     def _dataset_id(self, name: str) -> int:
         if name not in self._dataset_ids:
@@ -365,10 +384,12 @@ class Store:
             )
             counts.articles = 1
             counts.sentences = len(rows)
+            counts.first_position = next_position + 1
+            first_id = self.conn.execute(
+                "SELECT id FROM sentences WHERE article_id = ? AND idx = 0", (article_id,)
+            ).fetchone()
+            counts.first_sentence_id = first_id[0] if first_id else None
             if suggestions:
-                first_id = self.conn.execute(
-                    "SELECT id FROM sentences WHERE article_id = ? AND idx = 0", (article_id,)
-                ).fetchone()
                 if first_id is not None:
                     sugg_rows = []
                     for i, item in enumerate(suggestions):
@@ -562,34 +583,41 @@ class Store:
         uid: str | None = None,
         created_at: float | None = None,
         allow_overlaps: bool = True,
-    ) -> Decision:
+        dataset_id: int | None = None,
+        skip_existing: bool = False,
+    ) -> Decision | None:
         """Append a decision (one committed transaction) and return it with its id.
 
         The annotator's previous current decision for the sentence (if any) is recorded in
         ``supersedes``. Spans are stored without their suggestion ``source`` and in order.
+        ``skip_existing`` returns ``None`` instead of failing when a decision with this ``uid``
+        is stored already (imports and merges use it to add nothing twice).
         """
         if answer is not None and answer not in ANSWERS:
             raise AnnotationError(f"answer must be one of {', '.join(ANSWERS)}, not {answer!r}")
         clean_spans = tuple(sorted(Span(s.start, s.end, s.label, s.token_start, s.token_end) for s in spans))
         clean_relations = tuple(sorted(set(relations)))
         self.validate_annotation(sentence, clean_spans, clean_relations, allow_overlaps)
-        dataset_id = self._one("SELECT dataset_id FROM sentences WHERE id = ?", (sentence.id,))
         if dataset_id is None:
-            raise DatasetError(f"no sentence {sentence.id}", self.path)
+            row = self._one("SELECT dataset_id FROM sentences WHERE id = ?", (sentence.id,))
+            if row is None:
+                raise DatasetError(f"no sentence {sentence.id}", self.path)
+            dataset_id = row[0]
         uid = uid or uuid.uuid4().hex
         created_at = time.time() if created_at is None else created_at
         with self.transaction():
             previous = self.conn.execute(
                 "SELECT decision_id FROM current WHERE dataset_id = ? AND annotator = ? AND gold = ? AND sentence_id = ?",
-                (dataset_id[0], annotator, int(gold), sentence.id),
+                (dataset_id, annotator, int(gold), sentence.id),
             ).fetchone()
             supersedes = previous[0] if previous else None
+            verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
             cur = self.conn.execute(
-                "INSERT INTO decisions (uid, dataset_id, sentence_id, annotator, session, answer, spans, relations,"
+                f"{verb} INTO decisions (uid, dataset_id, sentence_id, annotator, session, answer, spans, relations,"
                 " created_at, seconds, supersedes, kind, gold, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     uid,
-                    dataset_id[0],
+                    dataset_id,
                     sentence.id,
                     annotator,
                     session,
@@ -604,6 +632,8 @@ class Store:
                     _dumps(meta or {}),
                 ),
             )
+            if skip_existing and cur.rowcount == 0:
+                return None
             decision_id = int(cur.lastrowid)
         return Decision(
             decision_id, uid, sentence.id, annotator, session, answer, clean_spans, clean_relations,
