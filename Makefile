@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/annotator import demo examples/ --db $(DB)
-	$(BIN)/annotator show demo --db $(DB)
+	$(BIN)/annotator annotate demo --annotator $(ANNOTATOR) --db $(DB)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider

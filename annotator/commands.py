@@ -35,6 +35,7 @@ def run_import(
     model: Optional[str],
     no_model: bool,
     labels: Optional[Path],
+    no_suggest: bool = False,
     db: Optional[Path],
     skip_invalid: bool,
     workers: int,
@@ -68,17 +69,20 @@ def run_import(
         suggest = None
         source = ""
         notice = ""
-        if plain:
+        segmenter = None
+        if plain and not no_suggest:
             from .preannotate import Preannotator, SentenceInput
+            from .segment import Segmenter
 
             pre = Preannotator(scheme, model=model, use_model=not no_model, explicit=model is not None)
             notice = pre.notice if not no_model else ""
             source = pre.source
+            # Patterns are matched on the Docs segmentation makes anyway (no second tokenization).
+            segmenter = Segmenter(patterns=pre.patterns)
 
             def suggest(flat):
-                return list(
-                    pre.suggest((SentenceInput(text, tokens) for text, tokens in flat), batch_size=batch_size, n_process=workers)
-                )
+                inputs = (SentenceInput(text, tokens, matches) for text, tokens, matches in flat)
+                return list(pre.suggest(inputs, batch_size=batch_size, n_process=workers))
 
         total = ImportCounts()
         failed: list[str] = []
@@ -92,7 +96,7 @@ def run_import(
             disable=not err.is_terminal,
         ) as progress:
             task = progress.add_task("importing", total=len(files))
-            importer = ArticleImporter(store, dataset, suggest=suggest, suggestion_source=source)
+            importer = ArticleImporter(store, dataset, segmenter=segmenter, suggest=suggest, suggestion_source=source)
             for path in files:
                 progress.update(task, description=f"importing {path.name}")
                 try:

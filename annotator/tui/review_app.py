@@ -1,0 +1,128 @@
+"""``annotator review DATASET --reviewer NAME``: the review app.
+
+``ReviewApp`` owns the Store and the label scheme, builds the review queue in a thread worker (its
+own ``Store`` on the same file; it posts :class:`QueueLoaded` and never touches widgets) and shows
+:class:`~annotator.tui.screens.review.ReviewScreen`. Gold decisions are written by the screen
+through the app's store, one committed transaction each.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.message import Message
+
+from ..keymap import DEFAULT_KEYMAP
+from ..store import Store
+from .review_state import ReviewQueue, load_queue
+
+
+class QueueLoaded(Message):
+    """The worker built the review queue."""
+
+    def __init__(self, queue: ReviewQueue) -> None:
+        super().__init__()
+        self.queue = queue
+
+
+class QueueFailed(Message):
+    """The worker could not build the review queue."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__()
+        self.problem = problem
+
+
+class ReviewApp(App[None]):
+    """Settle the disagreements between annotators into the reviewer's gold decisions."""
+
+    CSS_PATH = ["annotator.tcss", "review.tcss"]
+    TITLE = "annotator review"
+
+    start_position = 1
+    """Read by ``AnnotateScreen.on_mount`` in the version editor (whose ``go_to`` ignores it)."""
+
+    def __init__(self, db_path: str | Path, dataset: str, reviewer: str, scheme) -> None:
+        super().__init__()
+        self.db_path = str(db_path)
+        """The database file (the queue worker opens its own connection on it)."""
+        self.store = Store(self.db_path)
+        """The main thread's connection; every gold decision is committed through it."""
+        self.dataset = dataset
+        """The dataset under review."""
+        self.reviewer = reviewer
+        """Whose gold decisions are written."""
+        self.annotator = reviewer
+        """The name the version editor (an annotate screen) shows and reads."""
+        self.scheme = scheme
+        """The label scheme (colours, symmetric relations, the editor's labels and keys)."""
+        self.session = f"{reviewer}-review-{time.strftime('%Y%m%dT%H%M%S')}"
+        """Session id stored with every gold decision of this run."""
+        self.review_screen = None
+        """The review screen (the worker's messages are routed to it)."""
+
+    def on_mount(self) -> None:
+        if self.scheme.keys:
+            self.set_keymap(dict(self.scheme.keys))
+        from .screens.review import ReviewScreen
+
+        self.review_screen = ReviewScreen()
+        self.push_screen(self.review_screen)
+        self._build_queue()
+
+    def on_unmount(self) -> None:
+        self.store.close()
+
+    def current_keys(self) -> dict[str, str]:
+        """The annotate screen's binding id -> keys as bound now (for the help screens)."""
+        keys = {binding_id: default for binding_id, (default, _description) in DEFAULT_KEYMAP.items()}
+        keys.update(self.scheme.keys or {})
+        return keys
+
+    def request_suggestions(self, position: int) -> None:
+        """No suggestions while reviewing (the version editor starts from a version, not from a model)."""
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="review-queue")
+    def _build_queue(self) -> None:
+        symmetric = [r.name for r in self.scheme.relations if r.symmetric]
+        try:
+            with Store(self.db_path) as store:
+                queue = load_queue(store, self.dataset, self.reviewer, symmetric_labels=symmetric)
+        except Exception as exc:  # shown on the screen instead of taking the UI down
+            self.post_message(QueueFailed(str(getattr(exc, "message", exc))))
+            return
+        self.post_message(QueueLoaded(queue))
+
+    def on_queue_loaded(self, message: QueueLoaded) -> None:
+        if self.review_screen is not None:
+            self.review_screen.queue_loaded(message.queue)
+
+    def on_queue_failed(self, message: QueueFailed) -> None:
+        if self.review_screen is not None:
+            self.review_screen.queue_failed(message.problem)
+
+
+def run_review(*, dataset: str, reviewer: str, db: str | Path | None = None, labels: str | Path | None = None) -> None:
+    """Check the dataset, load the scheme (plus the dataset's extra labels) and run the review app."""
+    from ..errors import DatasetError
+    from ..interop import scheme_for_dataset
+    from ..labels import find_scheme
+    from ..store import default_db_path
+
+    scheme = find_scheme(labels)
+    path = Path(db) if db is not None else default_db_path()
+    with Store(path, create=False) as store:
+        store.dataset(dataset)  # DatasetError naming the datasets there are
+        scheme = scheme_for_dataset(scheme, store, dataset)
+        if store.sentence_count(dataset) == 0:
+            raise DatasetError(f"dataset {dataset!r} has no sentences yet (import some articles first)")
+        annotators = store.annotators(dataset)
+        if len(annotators) < 2:
+            raise DatasetError(
+                f"review compares the versions of at least two annotators; dataset {dataset!r} has "
+                f"{', '.join(annotators) or 'no decisions yet'}"
+            )
+    ReviewApp(path, dataset, reviewer, scheme).run()

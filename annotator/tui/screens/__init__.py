@@ -1,0 +1,1 @@
+"""Screens of the annotator app: annotate, help and small prompts."""

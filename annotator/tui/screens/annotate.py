@@ -1,0 +1,651 @@
+"""The annotate screen: one sentence at a time, keyboard first.
+
+Every key goes to the headless :class:`~annotator.editing.SentenceEditor` and only the sentence
+view and the small side lists are refreshed. Decisions are committed to the store before the screen
+moves on. Bindings carry the ids of :data:`annotator.keymap.DEFAULT_KEYMAP`, so ``keys:`` in
+labels.yaml rebinds them through ``App.set_keymap``; entity hotkeys, relation hotkeys (active only
+while a relation label is picked) and span-number digits are bindings added per scheme.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.actions import SkipAction
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ...editing import Mode, SentenceEditor
+from ...errors import AnnotationError, AnnotatorError
+from ...keymap import DEFAULT_KEYMAP, key_name
+from ...model import Decision, Sentence
+from ...segment import paragraphs
+from ..widgets.label_bar import LabelBar
+from ..widgets.relation_list import RelationList
+from ..widgets.sentence_view import SentenceView
+from ..widgets.span_list import SpanList
+from .help import HelpScreen
+from .prompt import PromptScreen
+
+FOOTER_NAMES = {
+    "accept": "accept",
+    "reject": "reject",
+    "skip": "skip",
+    "undo": "undo",
+    "confirm_span": "confirm",
+    "delete_span": "delete",
+    "relation_mode": "relation",
+    "toggle_context": "context",
+    "help": "help",
+    "quit": "quit",
+}
+"""Short Footer names of the bindings shown there (the others are in the help screen and the palette)."""
+
+CONTEXT_MODES = ("neighbours", "paragraph", "article")
+"""What ``v`` cycles through: the sentences around, the whole paragraph, the whole article."""
+
+ANSWER_BADGES = {"accept": "✔ accepted", "reject": "✘ rejected", "ignore": "– ignored"}
+
+
+def annotate_bindings() -> list[Binding]:
+    """One ``Binding`` per keymap entry, with the keymap id as binding id and action name.
+
+    First comes enter -> ``choose_child``, which only acts while the other span of a relation is
+    being chosen and otherwise passes the key on (to accept).
+    """
+    bindings = [Binding("enter", "choose_child", "Choose the other span of the relation", show=False)]
+    for binding_id, (keys, description) in DEFAULT_KEYMAP.items():
+        short = FOOTER_NAMES.get(binding_id)
+        bindings.append(
+            Binding(keys, binding_id, short or description, show=short is not None, id=binding_id, tooltip=description)
+        )
+    return bindings
+
+
+@dataclass
+class SessionEntry:
+    """A decision made in this session, for undo: where, what was stored, and the editor as it was
+    (with its own edit history, so undo goes on through the edits made before the decision)."""
+
+    position: int
+    decision: Decision
+    editor: SentenceEditor
+
+
+@dataclass
+class ArticleContext:
+    """The sentences of one article (for context lines), and each one's paragraph number."""
+
+    sentences: list[Sentence]
+    paragraph_of: dict[int, int]
+
+
+class AnnotateScreen(Screen):
+    """Header, sentence view with context, side lists, label bar, status line and footer."""
+
+    BINDINGS = annotate_bindings()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.position = 0
+        """Position (1-based) of the sentence shown."""
+        self.sentence: Sentence | None = None
+        """The sentence shown."""
+        self.article_title = ""
+        self.editor: SentenceEditor | None = None
+        """The editor of the sentence shown."""
+        self.decision: Decision | None = None
+        """The annotator's current decision row for the sentence (None when there is none)."""
+        self.count = 0
+        """Sentences in the dataset."""
+        self.progress = 0
+        """Sentences the annotator has decided."""
+        self.context_mode = 0
+        """Index into :data:`CONTEXT_MODES`."""
+        self.notice = ""
+        """A screen message (saved, moved, refused) shown when the editor has none."""
+        self.session_stack: list[SessionEntry] = []
+        """Decisions of this session, newest last (what undo walks back)."""
+        self.drafts: dict[int, SentenceEditor] = {}
+        """Unsaved edits of sentences left without a decision, by position."""
+        self.shown_at = time.monotonic()
+        self.last_search = ""
+        self._articles: dict[int, ArticleContext] = {}
+        self._suggest_requested_at: int | None = None
+        self._status_text: str | None = None
+        self._quit_armed = False
+        self._bind_hotkeys()
+
+    # -- shortcuts -----------------------------------------------------------------------------
+
+    @property
+    def store(self):
+        return self.app.store
+
+    @property
+    def scheme(self):
+        return self.app.scheme
+
+    @property
+    def dataset(self) -> str:
+        return self.app.dataset
+
+    @property
+    def annotator(self) -> str:
+        return self.app.annotator
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header")
+        with Horizontal(id="main"):
+            yield SentenceView(id="sentence")
+            with Vertical(id="side"):
+                yield Static("Spans", classes="side-title")
+                yield SpanList(id="spans")
+                yield Static("Relations", classes="side-title")
+                yield RelationList(id="relations")
+        yield LabelBar(id="labels")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.count = self.store.sentence_count(self.dataset)
+        self.progress = self.store.progress(self.dataset, self.annotator)
+        start = self.app.start_position
+        message = ""
+        if start is None:
+            start = self.store.first_undecided(self.dataset, self.annotator)
+            if start is None:
+                start = self.count
+                message = f"all {self.count} sentences are decided: this is the last one (/ searches, : goes to N)"
+        self.query_one(SentenceView).focus()
+        self.go_to(start)
+        if message:
+            self.say(message)
+
+    # -- loading a sentence --------------------------------------------------------------------
+
+    def _article(self, article_id: int) -> ArticleContext:
+        context = self._articles.get(article_id)
+        if context is None:
+            if len(self._articles) > 8:
+                self._articles.clear()
+            context = ArticleContext(self.store.article_sentences(article_id), {})
+            self._articles[article_id] = context
+        return context
+
+    def _paragraphs(self, article_id: int) -> dict[int, int]:
+        context = self._article(article_id)
+        if not context.paragraph_of and context.sentences:
+            text = self.store.article(article_id).text
+            bounds = list(paragraphs(text))
+            number = 0
+            for sentence in context.sentences:
+                while number + 1 < len(bounds) and sentence.start >= bounds[number][1]:
+                    number += 1
+                context.paragraph_of[sentence.index] = number
+        return context.paragraph_of
+
+    def _context_lines(self) -> tuple[list[str], list[str], str]:
+        sentence = self.sentence
+        assert sentence is not None
+        sentences = self._article(sentence.article_id).sentences
+        mode = CONTEXT_MODES[self.context_mode]
+        index = sentence.index
+        if mode == "neighbours":
+            before = [s.text for s in sentences if s.index == index - 1]
+            after = [s.text for s in sentences if s.index == index + 1]
+            note = ""
+        elif mode == "paragraph":
+            paragraph_of = self._paragraphs(sentence.article_id)
+            mine = paragraph_of.get(index)
+            before = [s.text for s in sentences if s.index < index and paragraph_of.get(s.index) == mine]
+            after = [s.text for s in sentences if s.index > index and paragraph_of.get(s.index) == mine]
+            note = "context: the whole paragraph (v: whole article)"
+        else:
+            before = [s.text for s in sentences if s.index < index]
+            after = [s.text for s in sentences if s.index > index]
+            note = "context: the whole article (v: sentences around only)"
+        return before, after, note
+
+    def go_to(self, position: int, *, restore: SessionEntry | None = None, message: str = "") -> bool:
+        """Show the sentence at ``position`` (clamped); keep the current one's unsaved edits as a draft."""
+        if self.count == 0:
+            self.say("this dataset has no sentences")
+            return False
+        position = max(1, min(self.count, position))
+        if self.editor is not None and self.editor.is_dirty and self.position and restore is None:
+            self.drafts[self.position] = self.editor
+        row = self.store.sentence_at(self.dataset, position)
+        if row is None:
+            self.say(f"no sentence {position}")
+            return False
+        sentence = row.sentence
+        self.position = position
+        self.sentence = sentence
+        self.article_title = row.article_title
+        self.decision = self.store.current_decision(sentence.id, self.annotator)
+        editor = None
+        if restore is not None:
+            editor = restore.editor
+            editor.message = ""
+            self.drafts.pop(position, None)
+        elif position in self.drafts:
+            editor = self.drafts.pop(position)
+        elif self.decision is not None and self.decision.answer is not None:
+            editor = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.scheme, self.decision)
+        else:
+            editor = SentenceEditor.from_suggestions(
+                sentence.text, sentence.tokens, self.scheme, self.store.suggestions(sentence.id)
+            )
+            if editor.spans:
+                editor.place_cursor(editor.spans[0].token_start)
+        self.editor = editor
+        self.shown_at = time.monotonic()
+        self.notice = message
+        before, after, note = self._context_lines()
+        self.query_one(SentenceView).show(editor, before, after, note)
+        self._refresh_panels()
+        self._refresh_header()
+        self._maybe_request_suggestions()
+        return True
+
+    def _maybe_request_suggestions(self) -> None:
+        """Ask the app's worker for suggestions of this and the next sentences now and then."""
+        last = self._suggest_requested_at
+        if last is None or self.position < last or self.position >= last + 5:
+            self._suggest_requested_at = self.position
+            self.app.request_suggestions(self.position)
+
+    def suggestions_arrived(self, sentence_ids: set[int], notice: str = "") -> None:
+        """The worker stored suggestions: show them if they are for this untouched, undecided sentence."""
+        sentence = self.sentence
+        if sentence is None or sentence.id not in sentence_ids or self.editor is None:
+            return
+        if self.editor.is_dirty or (self.decision is not None and self.decision.answer is not None):
+            return
+        cursor = self.editor.cursor
+        editor = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.scheme, self.store.suggestions(sentence.id))
+        editor.place_cursor(cursor)
+        self.editor = editor
+        self.query_one(SentenceView).editor = editor
+        self.query_one(SentenceView).update_editor()
+        self.notice = f"suggestions arrived ({len(editor.spans)} spans)" + (f"; {notice}" if notice else "")
+        self._refresh_panels()
+
+    # -- refreshing ----------------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        """Show a screen message in the status line."""
+        self.notice = message
+        if self.editor is not None:
+            self.editor.message = ""
+        self._refresh_status()
+
+    def _refresh_header(self) -> None:
+        badge = ""
+        if self.decision is not None and self.decision.answer is not None:
+            badge = ANSWER_BADGES.get(self.decision.answer, self.decision.answer)
+        content = Content.from_markup(
+            "[b]$dataset[/] · $annotator · sentence [b]$position[/] of $count [b]$badge[/]· decided $progress/$count · [i]$title[/]",
+            dataset=self.dataset,
+            annotator=self.annotator,
+            position=str(self.position),
+            count=str(self.count),
+            title=(self.article_title[:60] + "…") if len(self.article_title) > 61 else self.article_title,
+            progress=str(self.progress),
+            badge=f"{badge} " if badge else "",
+        )
+        self.query_one("#header", Static).update(content)
+
+    def _refresh_status(self) -> None:
+        editor = self.editor
+        message = (editor.message if editor is not None else "") or self.notice
+        hint = editor.mode_hint if editor is not None else ""
+        if hint and message:
+            text = f"{message} · {hint}"
+        else:
+            text = message or hint
+        if text != self._status_text:
+            self._status_text = text
+            self.query_one("#status", Static).update(Content(text), layout=False)
+
+    def _refresh_panels(self) -> None:
+        editor = self.editor
+        if editor is None:
+            return
+        self.query_one(SpanList).show(editor)
+        self.query_one(RelationList).show(editor)
+        bar = self.query_one(LabelBar)
+        if editor.mode is Mode.PICK_RELATION:
+            bar.show_relations(editor.allowed_relation_labels(), self.pick_relation, "new label" if editor.relabel_target else "relation")
+        elif editor.mode is Mode.PICK_CHILD:
+            bar.show_hint("choose the other span: tab / ←→ / its number, then enter (esc cancels)")
+        else:
+            bar.show_entities(self.scheme, self.apply_label)
+        self._refresh_status()
+
+    def _edited(self, _changed: bool = True) -> None:
+        """After an editor operation: re-render the sentence and the small panels only."""
+        self.notice = ""
+        self._quit_armed = False
+        self.query_one(SentenceView).update_editor()
+        self._refresh_panels()
+
+    # -- keys not in the keymap: label hotkeys, relation hotkeys, span numbers -----------------
+    #
+    # They are bindings too (added per scheme in ``_bind_hotkeys``), not an ``on_key`` handler: keys
+    # handled on the screen would overtake bound keys still bubbling up to the app, so a fast
+    # "r 3 7" could run as "3 7 r".
+
+    def _bind_hotkeys(self) -> None:
+        characters = {label.hotkey for label in self.scheme.entities if label.hotkey}
+        characters |= {label.hotkey for label in self.scheme.relations if label.hotkey}
+        characters |= set("0123456789")
+        for character in sorted(characters):
+            self._bindings.bind(key_name(character), f"hotkey({character!r})", show=False)
+
+    def action_hotkey(self, character: str) -> None:
+        """An entity hotkey, a relation hotkey (while picking a relation label) or a span number digit."""
+        editor = self.editor
+        if editor is None:
+            return
+        if editor.mode is Mode.PICK_RELATION:
+            relation = self.scheme.relation_by_hotkey(character)
+            if relation is not None:
+                self.pick_relation(relation.name)
+                return
+        entity = self.scheme.entity_by_hotkey(character)
+        if entity is not None:
+            self.apply_label(entity.name)
+        elif character.isdigit():
+            self._edited(editor.type_digit(character))
+
+    # -- actions called from markup (label bar, span list) and the palette ---------------------
+
+    def apply_label(self, name: str) -> None:
+        if self.editor is not None:
+            self._edited(self.editor.apply_label(name))
+
+    def action_apply_label(self, name: str) -> None:
+        self.apply_label(name)
+
+    def pick_relation(self, name: str) -> None:
+        if self.editor is not None:
+            self._edited(self.editor.pick_relation(name))
+
+    def action_pick_relation(self, name: str) -> None:
+        self.pick_relation(name)
+
+    def action_jump_span(self, number: int) -> None:
+        editor = self.editor
+        if editor is not None and 1 <= number <= len(editor.spans):
+            if editor.mode is Mode.PICK_CHILD:
+                editor.move_to(editor.spans[number - 1].token_start)
+                self._edited(editor.choose_child())
+            else:
+                self._edited(editor.move_to(editor.spans[number - 1].token_start))
+
+    # -- mouse ---------------------------------------------------------------------------------
+
+    def on_sentence_view_token_pressed(self, message: SentenceView.TokenPressed) -> None:
+        editor = self.editor
+        if editor is None:
+            return
+        if editor.mode is Mode.PICK_CHILD:
+            editor.move_to(message.index)
+            if editor.span_under_cursor() is not None:
+                editor.choose_child()
+            self._edited()
+            return
+        self._edited(editor.move_to(message.index))
+
+    def on_sentence_view_tokens_dragged(self, message: SentenceView.TokensDragged) -> None:
+        editor = self.editor
+        if editor is None or editor.mode is not Mode.NORMAL:
+            return
+        if editor.selection == (min(message.first, message.last), max(message.first, message.last)):
+            return
+        self._edited(editor.select(message.first, message.last))
+
+    def on_sentence_view_tag_pressed(self, message: SentenceView.TagPressed) -> None:
+        """Clicking a span's tag starts a relation from it, or (while choosing) takes it as the child."""
+        editor = self.editor
+        if editor is None:
+            return
+        target = editor.find_span(message.key)
+        if target is None:
+            return
+        editor.move_to(target.token_start)
+        if editor.mode is Mode.PICK_CHILD:
+            editor.choose_child()
+        else:
+            editor.start_relation()
+        self._edited()
+
+    # -- editing actions (binding ids) ---------------------------------------------------------
+
+    def action_cursor_left(self) -> None:
+        self._edited(self.editor.move(-1))
+
+    def action_cursor_right(self) -> None:
+        self._edited(self.editor.move(1))
+
+    def action_extend_left(self) -> None:
+        self._edited(self.editor.extend(-1))
+
+    def action_extend_right(self) -> None:
+        self._edited(self.editor.extend(1))
+
+    def action_next_span(self) -> None:
+        self._edited(self.editor.next_span(1))
+
+    def action_prev_span(self) -> None:
+        self._edited(self.editor.next_span(-1))
+
+    def action_delete_span(self) -> None:
+        self._edited(self.editor.delete_span())
+
+    def action_confirm_span(self) -> None:
+        self._edited(self.editor.confirm_or_cycle())
+
+    def action_clear_selection(self) -> None:
+        self._edited(self.editor.cancel())
+
+    def action_relation_mode(self) -> None:
+        self._edited(self.editor.start_relation())
+
+    def action_next_relation(self) -> None:
+        self._edited(self.editor.next_relation(1))
+
+    def action_prev_relation(self) -> None:
+        self._edited(self.editor.next_relation(-1))
+
+    def action_delete_relation(self) -> None:
+        self._edited(self.editor.delete_relation())
+
+    def action_reverse_relation(self) -> None:
+        self._edited(self.editor.reverse_relation())
+
+    def action_relabel_relation(self) -> None:
+        self._edited(self.editor.relabel_relation())
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    def _decide(self, answer: str) -> None:
+        editor, sentence = self.editor, self.sentence
+        if editor is None or sentence is None:
+            return
+        if editor.mode is not Mode.NORMAL:
+            editor.message = "finish the relation first (press its label key) or cancel it with esc"
+            self._refresh_status()
+            return
+        spans, relations = editor.to_decision()
+        seconds = round(time.monotonic() - self.shown_at, 3)
+        try:
+            decision = self.store.add_decision(
+                sentence,
+                annotator=self.annotator,
+                answer=answer,
+                spans=spans,
+                relations=relations,
+                session=self.app.session,
+                seconds=seconds,
+                allow_overlaps=self.scheme.allow_overlaps,
+            )
+        except AnnotatorError as exc:
+            self.say(f"not saved: {exc.message}")
+            return
+        self.session_stack.append(SessionEntry(self.position, decision, editor))
+        self.drafts.pop(self.position, None)
+        self.progress = self.store.progress(self.dataset, self.annotator)
+        done = f"{ANSWER_BADGES.get(answer, answer)}: sentence {self.position} saved"
+        self.editor = None  # decided: nothing to keep as a draft
+        if self.position < self.count:
+            self.go_to(self.position + 1, message=done)
+            return
+        following = self.store.first_undecided(self.dataset, self.annotator)
+        if following is not None:
+            self.go_to(following, message=f"{done}; back to the first undecided sentence")
+        else:
+            self.go_to(self.position, message=f"{done}; all {self.count} sentences are decided")
+
+    def action_choose_child(self) -> None:
+        """Enter while choosing a relation's other span chooses it; otherwise enter goes on to accept."""
+        editor = self.editor
+        if editor is None or editor.mode is not Mode.PICK_CHILD:
+            raise SkipAction()
+        self._edited(editor.choose_child())
+
+    def action_accept(self) -> None:
+        self._decide("accept")
+
+    def action_reject(self) -> None:
+        self._decide("reject")
+
+    def action_skip(self) -> None:
+        if self.position >= self.count:
+            self.say("this is the last sentence")
+            return
+        self.go_to(self.position + 1, message=f"skipped sentence {self.position} (no decision saved)")
+
+    def action_undo(self) -> None:
+        editor = self.editor
+        if editor is not None and editor.is_dirty:
+            self._edited(editor.undo_edit())
+            return
+        if not self.session_stack:
+            self.say("nothing to undo in this session")
+            return
+        entry = self.session_stack[-1]
+        try:
+            self._undo_in_store(entry.decision)
+        except AnnotatorError as exc:
+            self.session_stack.pop()
+            self.say(f"cannot undo: {exc.message}")
+            return
+        self.session_stack.pop()
+        self.progress = self.store.progress(self.dataset, self.annotator)
+        answer = ANSWER_BADGES.get(entry.decision.answer or "", entry.decision.answer)
+        self.go_to(entry.position, restore=entry, message=f"undone ({answer}): sentence {entry.position} is as before")
+
+    def _undo_in_store(self, decision: Decision) -> None:
+        """Add the row that returns the sentence to its state before ``decision``.
+
+        Usually ``decision`` is still current and ``Store.undo`` does it. When the sentence was
+        decided again later in this session and that later decision was undone, the current row
+        is an undo row holding ``decision``'s content: the state before ``decision`` is restored
+        the same way ``Store.undo`` would. Anything else (another process changed the sentence)
+        is refused.
+        """
+        current = self.store.current_decision(decision.sentence_id, self.annotator)
+        if current is not None and current.id == decision.id:
+            self.store.undo(decision, session=self.app.session)
+            return
+        same_content = current is not None and (current.answer, current.spans, current.relations) == (
+            decision.answer, decision.spans, decision.relations
+        )
+        if current is None or current.kind != "undo" or not same_content:
+            raise AnnotationError("the sentence was changed elsewhere since this decision")
+        restored = self.store.decision(decision.supersedes) if decision.supersedes is not None else None
+        self.store.add_decision(
+            self.store.sentence(decision.sentence_id),
+            annotator=self.annotator,
+            answer=restored.answer if restored else None,
+            spans=restored.spans if restored else (),
+            relations=restored.relations if restored else (),
+            session=self.app.session,
+            kind="undo",
+            meta={"undoes": decision.id},
+        )
+
+    # -- moving between sentences --------------------------------------------------------------
+
+    def action_prev_sentence(self) -> None:
+        if self.position <= 1:
+            self.say("this is the first sentence")
+            return
+        self.go_to(self.position - 1)
+
+    def action_next_sentence(self) -> None:
+        if self.position >= self.count:
+            self.say("this is the last sentence")
+            return
+        self.go_to(self.position + 1)
+
+    def action_goto(self) -> None:
+        def chosen(value: str | None) -> None:
+            if value is None or not value.strip():
+                return
+            text = value.strip()
+            if not text.isdigit() or not 1 <= int(text) <= self.count:
+                self.say(f"no sentence {text!r}: type a number from 1 to {self.count}")
+                return
+            self.go_to(int(text))
+
+        self.app.push_screen(PromptScreen(f"Go to sentence (1-{self.count}):", "number"), chosen)
+
+    def action_search(self) -> None:
+        def chosen(value: str | None) -> None:
+            if value is None or not value.strip():
+                return
+            self.last_search = value
+            found = self.store.search(self.dataset, value, after_position=self.position)
+            if found is None:
+                self.say(f"{value!r} is not in any sentence")
+                return
+            wrapped = " (from the top)" if found <= self.position else ""
+            self.go_to(found, message=f"found {value!r} in sentence {found}{wrapped}")
+
+        self.app.push_screen(PromptScreen("Search the text (from the next sentence, wraps around):", "text", self.last_search), chosen)
+
+    def action_toggle_context(self) -> None:
+        self.context_mode = (self.context_mode + 1) % len(CONTEXT_MODES)
+        if self.sentence is None or self.editor is None:
+            return
+        before, after, note = self._context_lines()
+        view = self.query_one(SentenceView)
+        view.show(self.editor, before, after, note)
+        self.say(f"context: {CONTEXT_MODES[self.context_mode]}")
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.scheme, self.app.current_keys()))
+
+    def action_quit(self) -> None:
+        """Quit; with unsaved edits (this sentence or drafts of others) the first press only warns."""
+        unsaved = len(self.drafts) + (1 if self.editor is not None and self.editor.is_dirty else 0)
+        if unsaved and not self._quit_armed:
+            self._quit_armed = True
+            self.say(
+                f"{unsaved} sentence{'s have' if unsaved != 1 else ' has'} edits not saved (a accepts):"
+                " press q again to quit without them"
+            )
+            return
+        self.app.exit()
+

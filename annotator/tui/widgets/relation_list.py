@@ -1,0 +1,69 @@
+"""The relations of the current sentence, numbered: ``head [LABEL] ──REL──▶ child [LABEL]``."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from textual import events
+from textual.content import Content
+from textual.widgets import Static
+
+from ...editing import Mode, SentenceEditor, superscript
+from .sentence_view import UNKNOWN_COLOR
+from .span_list import fit
+
+
+class RelationList(Static):
+    """One entry per relation (one line, or two when narrow); the selected one is highlighted, suggestions are dim."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._editor: SentenceEditor | None = None
+        self._shown: tuple | None = None
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._editor is not None:
+            self.show(self._editor)
+
+    def show(self, editor: SentenceEditor) -> None:
+        self._editor = editor
+        width = self.size.width or 40
+        signature = (
+            editor.text, editor.spans, editor.relations, editor.selected_relation, editor.mode,
+            editor.pending_head, editor.pending_child, width,
+        )
+        if signature == self._shown:
+            return
+        self._shown = signature
+        lines: list[Content] = []
+        if editor.mode is not Mode.NORMAL and editor.pending_head is not None:
+            child = editor.describe_span(editor.pending_child) if editor.pending_child else "?"
+            lines.append(
+                Content.from_markup("[b reverse] new [/] $text", text=fit(f"{editor.describe_span(editor.pending_head)} → {child}", width - 6))
+            )
+        if not editor.relations and not lines:
+            self.update(Content.from_markup("[dim]no relations: r on a span starts one[/]"), layout=False)
+            return
+        for number, edit_relation in enumerate(editor.relations, start=1):
+            rel = edit_relation.relation
+            label = editor.scheme.relation(rel.label)
+            color = label.color if label is not None else UNKNOWN_COLOR
+            left = "◀─" if label is not None and label.symmetric else "──"
+            suffix = "?" if edit_relation.suggested else ""
+            head = f"{superscript(editor.span_number(rel.head))}{editor.describe_span(rel.head)}"
+            child = f"{superscript(editor.span_number(rel.child))}{editor.describe_span(rel.child)}"
+            arrow = f"{left}{rel.label}{suffix}──▶"
+            prefix = f"{number:>2} "
+            one_line = f"{prefix}{head} {arrow} {child}"
+            values = dict(number=prefix, head=head, left=left, label=rel.label + suffix, child=child)
+            if cell_len(one_line) <= width:
+                line = Content.from_markup(f"[b]$number[/]$head $left[{color}]$label[/]──▶ $child", **values)
+            else:
+                values["head"] = fit(head, width - len(prefix))
+                values["child"] = fit(child, width - len(prefix) - cell_len(arrow) - 1)
+                line = Content.from_markup(f"[b]$number[/]$head\n   $left[{color}]$label[/]──▶ $child", **values)
+            if edit_relation.suggested:
+                line = line.stylize("dim italic")
+            if rel == editor.selected_relation:
+                line = line.stylize("reverse")
+            lines.append(line)
+        self.update(Content("\n").join(lines), layout=False)

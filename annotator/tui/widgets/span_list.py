@@ -1,0 +1,81 @@
+"""The spans of the current sentence, numbered as in the sentence view; the one under the cursor is marked."""
+
+from __future__ import annotations
+
+from rich.cells import cell_len
+from textual import events
+from textual.content import Content
+from textual.widgets import Static
+
+from ...editing import SentenceEditor
+from .sentence_view import UNKNOWN_COLOR
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` cells with an ellipsis."""
+    if cell_len(text) <= width:
+        return text
+    width = max(1, width)
+    while text and cell_len(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+class SpanList(Static):
+    """One line per span: number, label, text, and ``?`` while it is still a suggestion."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._editor: SentenceEditor | None = None
+        self._shown: tuple | None = None
+
+    def _available(self) -> int:
+        return self.size.width or 40
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a span's row moves the cursor there (or, choosing a relation's span, chooses it)."""
+        offset = event.get_content_offset(self)
+        if offset is None or self._editor is None:
+            return
+        number = offset.y + int(self.scroll_y) + 1
+        if 1 <= number <= len(self._editor.spans):
+            event.stop()
+            self.screen.action_jump_span(number)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._editor is not None:
+            self.show(self._editor)
+
+    def show(self, editor: SentenceEditor) -> None:
+        """Render the spans (skipped when nothing this list shows has changed)."""
+        self._editor = editor
+        under = editor.span_under_cursor()
+        width = self._available()
+        signature = (editor.text, editor.spans, under.key if under else None, width)
+        if signature == self._shown:
+            return
+        self._shown = signature
+        if not editor.spans:
+            self.update(Content.from_markup("[dim]no spans: move to a word and press a label key[/]"), layout=False)
+            return
+        lines: list[Content] = []
+        for number, edit_span in enumerate(editor.spans, start=1):
+            entity = editor.scheme.entity(edit_span.label)
+            color = entity.color if entity is not None else UNKNOWN_COLOR
+            marker = "▶" if under is not None and under.key == edit_span.key else " "
+            suffix = "?" if edit_span.suggested else ""
+            prefix = f"{marker}{number:>2} {edit_span.label} "
+            text = fit(editor.span_text(edit_span.key), width - cell_len(prefix) - len(suffix))
+            style = "dim italic" if edit_span.suggested else "not dim"
+            line = Content.from_markup(
+                f"$marker[b]$number[/] [{color}]$label[/] [{style}]$text$suffix[/]",
+                marker=marker,
+                number=f"{number:>2}",
+                label=edit_span.label,
+                text=text,
+                suffix=suffix,
+            )
+            if marker == "▶":
+                line = line.stylize("bold")
+            lines.append(line)
+        self.update(Content("\n").join(lines), layout=False)

@@ -1,0 +1,716 @@
+"""Pilot tests of the annotate screen: keys in, rows in the database out.
+
+The dataset is the seed article imported once per module with pattern-only suggestions (spaCy's
+blank tokenizer, no model) plus a few hand-made "model" suggestions with the seed's known errors
+(Kyiv PERSON, Marquardt GPE); each test works on its own copy of the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from annotator.editing import Mode
+from annotator.model import Relation, Span, Suggestion, overlapping_pairs, relation_problem, span_at_tokens, span_problem, tokens_from_offsets
+from annotator.store import Store
+
+from .conftest import ROOT, SEED
+
+SIZE = (120, 40)
+ANNOTATOR = "ann"
+
+
+def sync(test):
+    """Run an ``async def`` test with ``asyncio.run`` (no async pytest plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+def token_index(sentence, word: str, nth: int = 0) -> int:
+    found = [i for i, t in enumerate(sentence.tokens) if sentence.text[t.start : t.end] == word]
+    return found[nth]
+
+
+def model_span(sentence, first: str, last: str | None, label: str) -> Span:
+    return span_at_tokens(sentence.text, sentence.tokens, token_index(sentence, first), token_index(sentence, last or first), label, "en_core_web_sm")
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory) -> Path:
+    """The seed article with pattern suggestions plus the model's typical errors as suggestions."""
+    from annotator.importer import ArticleImporter, ArticleInput
+    from annotator.labels import load_scheme
+    from annotator.preannotate import Preannotator
+
+    scheme = load_scheme(ROOT / "labels.yaml")
+    path = tmp_path_factory.mktemp("tui") / "template.db"
+    preannotator = Preannotator(scheme, use_model=False)
+
+    def suggest(items):
+        from annotator.preannotate import SentenceInput
+
+        return list(preannotator.suggest([SentenceInput(text, tokens, matches) for text, tokens, matches in items]))
+
+    with Store(path) as store:
+        store.ensure_dataset("demo")
+        ArticleImporter(store, "demo", suggest=suggest, suggestion_source="patterns").import_articles(
+            [ArticleInput(SEED.read_text(encoding="utf-8"), str(SEED))]
+        )
+        s3 = store.sentence_at("demo", 3).sentence
+        s4 = store.sentence_at("demo", 4).sentence
+        s5 = store.sentence_at("demo", 5).sentence
+        cnn, alex = model_span(s4, "CNN", None, "ORG"), model_span(s4, "Alex", "Marquardt", "PERSON")
+        store.add_suggestions(
+            [
+                Suggestion(s3.id, "en_core_web_sm", (model_span(s3, "Kyiv", None, "PERSON"), model_span(s3, "Russia", None, "GPE"))),
+                Suggestion(
+                    s4.id,
+                    "en_core_web_sm",
+                    (cnn, alex, model_span(s4, "Washington", None, "GPE")),
+                    (Relation(alex.key, cnn.key, "MEMBER_OF"),),
+                ),
+                Suggestion(s5.id, "en_core_web_sm", (model_span(s5, "Umerov", None, "PERSON"), model_span(s5, "Marquardt", None, "GPE"))),
+            ]
+        )
+    return path
+
+
+@pytest.fixture
+def db(template_db, tmp_path) -> Path:
+    target = tmp_path / "annotate.db"
+    shutil.copy(template_db, target)
+    return target
+
+
+def make_app(db: Path, scheme, start: int | None = None, suggester=None, annotator: str = ANNOTATOR):
+    from annotator.tui.app import AnnotatorApp
+
+    app = AnnotatorApp(db, "demo", annotator, scheme, start=start, suggester=suggester)
+    app.animation_level = "none"
+    return app
+
+
+async def wait_for_workers(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def current(db: Path, position: int, annotator: str = ANNOTATOR):
+    with Store(db) as store:
+        sentence = store.sentence_at("demo", position).sentence
+        return sentence, store.current_decision(sentence.id, annotator)
+
+
+def spans_of(sentence, decision) -> list[tuple[str, str]]:
+    return [(sentence.text[s.start : s.end], s.label) for s in decision.spans]
+
+
+async def go_to_token(pilot, screen, index: int) -> None:
+    delta = index - screen.editor.cursor
+    await pilot.press(*(["right"] * delta if delta > 0 else ["left"] * -delta))
+    assert screen.editor.cursor == index
+
+
+# -- entity spans --------------------------------------------------------------------------------
+
+
+@sync
+async def test_start_shows_header_and_first_undecided_sentence(db, scheme):
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.position == 1
+        header = str(screen.query_one("#header").render())
+        assert "demo" in header and ANNOTATOR in header and "sentence 1 of 22" in header and "decided 0/22" in header
+        assert "Ukraine defense minister presses US" in header  # the article title
+        await pilot.press("a")
+        assert screen.position == 2
+        assert "decided 1/22" in str(screen.query_one("#header").render())
+
+
+@sync
+async def test_create_span_by_keys_and_accept(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        sentence = screen.sentence
+        await go_to_token(pilot, screen, 0)
+        await pilot.press("p")
+        await go_to_token(pilot, screen, token_index(sentence, "list"))
+        await pilot.press("shift+right", "shift+right", "n")  # "list of targets" as NORP, then relabel
+        await pilot.press("left", "left", "shift+right", "shift+right", "e")
+        await pilot.press("a")
+        assert screen.position == 5
+    sentence, decision = current(db, 4)
+    assert decision.answer == "accept" and decision.session.startswith(f"{ANNOTATOR}-")
+    found = spans_of(sentence, decision)
+    assert ("Umerov", "PERSON") in found
+    assert ("list of targets", "EVENT") in found
+    assert ("Alex Marquardt", "PERSON") in found and ("ATACMS", "WEAPON") in found  # suggestions accepted as shown
+    assert decision.seconds >= 0
+
+
+@sync
+async def test_fix_the_seed_model_errors_by_keyboard(db, scheme):
+    app = make_app(db, scheme, start=3)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        kyiv = [n for n, s in enumerate(screen.editor.spans, 1) if screen.editor.span_text(s.key) == "Kyiv"][0]
+        await pilot.press(str(kyiv), "g", "a")  # Kyiv PERSON -> GPE
+        assert screen.position == 4
+        await pilot.press("a")
+        marquardt = [n for n, s in enumerate(screen.editor.spans, 1) if screen.editor.span_text(s.key) == "Marquardt"][0]
+        await pilot.press(str(marquardt), "p", "a")  # Marquardt GPE -> PERSON
+    sentence, decision = current(db, 3)
+    assert ("Kyiv", "GPE") in spans_of(sentence, decision)
+    sentence, decision = current(db, 5)
+    assert ("Marquardt", "PERSON") in spans_of(sentence, decision) and ("Marquardt", "GPE") not in spans_of(sentence, decision)
+
+
+@sync
+async def test_relabel_delete_and_confirm(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        editor = screen.editor
+        assert editor.span_under_cursor() is not None and editor.span_under_cursor().suggested
+        washington = token_index(screen.sentence, "Washington")
+        await go_to_token(pilot, screen, washington)
+        await pilot.press("d")  # delete the suggestion
+        await go_to_token(pilot, screen, token_index(screen.sentence, "CNN"))
+        await pilot.press("c")  # confirm CNN as ORG
+        assert not screen.editor.span_under_cursor().suggested
+        await go_to_token(pilot, screen, token_index(screen.sentence, "Alex"))
+        await pilot.press("c", "c")  # confirm, then cycle PERSON -> ORG
+        assert screen.editor.span_under_cursor().label == "ORG"
+        await pilot.press("p")  # and relabel back by hotkey
+        await pilot.press("a")
+    sentence, decision = current(db, 4)
+    found = spans_of(sentence, decision)
+    assert ("Washington", "GPE") not in found
+    assert ("CNN", "ORG") in found and ("Alex Marquardt", "PERSON") in found
+
+
+@sync
+async def test_reject_skip_and_navigation(db, scheme):
+    app = make_app(db, scheme, start=2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("x")  # reject 2
+        assert screen.position == 3
+        await pilot.press("space")  # skip 3
+        assert screen.position == 4
+        await pilot.press("pageup", "pageup")
+        assert screen.position == 2
+        assert "rejected" in str(screen.query_one("#header").render())
+        await pilot.press("]", "]", "]")
+        assert screen.position == 5
+    _, decision = current(db, 2)
+    assert decision.answer == "reject"
+    _, decision = current(db, 3)
+    assert decision is None
+
+
+@sync
+async def test_undo_three_times_walks_back_the_session(db, scheme):
+    app = make_app(db, scheme, start=3)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("a", "x")
+        await go_to_token(pilot, screen, token_index(screen.sentence, "Umerov"))
+        await pilot.press("o", "a")
+        assert screen.position == 6
+        await pilot.press("u")
+        assert screen.position == 5
+        # The sentence is back as it was when decided (Umerov relabelled ORG), and undecided in the store.
+        assert screen.editor.span_under_cursor().label == "ORG"
+        await pilot.press("u")  # the edit made before that decision
+        assert screen.position == 5 and screen.editor.span_under_cursor().label == "PERSON"
+        await pilot.press("u", "backspace")
+        assert screen.position == 3
+        await pilot.press("u")
+        assert "nothing to undo" in str(screen.query_one("#status").render())
+    with Store(db) as store:
+        for position in (3, 4, 5):
+            sentence = store.sentence_at("demo", position).sentence
+            history = store.history(sentence.id, ANNOTATOR)
+            assert [d.answer for d in history][-1] is None
+            assert history[-1].kind == "undo"
+        assert store.progress("demo", ANNOTATOR) == 0
+
+
+@sync
+async def test_undo_first_undoes_an_edit_in_the_sentence(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        before = len(screen.editor.spans)
+        await pilot.press("d")
+        assert len(screen.editor.spans) == before - 1
+        await pilot.press("u")
+        assert len(screen.editor.spans) == before
+
+
+@sync
+async def test_resume_at_first_undecided_after_reopening(db, scheme):
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", "a", "x")
+        assert app.screen.position == 4
+        await pilot.press("q")
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.position == 4
+        assert "decided 3/22" in str(app.screen.query_one("#header").render())
+
+
+@sync
+async def test_all_decided_opens_the_last_sentence(db, scheme):
+    with Store(db) as store:
+        for sentence in store.iter_sentences("demo"):
+            store.add_decision(sentence, annotator=ANNOTATOR, answer="accept")
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.position == 22
+        assert "all 22 sentences are decided" in str(app.screen.query_one("#status").render())
+
+
+@sync
+async def test_a_decision_is_shown_instead_of_suggestions(db, scheme):
+    with Store(db) as store:
+        sentence = store.sentence_at("demo", 4).sentence
+        store.add_decision(sentence, annotator="other", answer="accept")
+        store.add_decision(sentence, annotator=ANNOTATOR, answer="accept", spans=[model_span(sentence, "Umerov", None, "PERSON")])
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE):
+        editor = app.screen.editor
+        assert [(editor.span_text(s.key), s.label, s.suggested) for s in editor.spans] == [("Umerov", "PERSON", False)]
+
+
+@sync
+async def test_goto_search_help_and_context(db, scheme):
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("colon", *"12", "enter")
+        assert screen.position == 12
+        await pilot.press("slash", *"ATACMS", "enter")
+        assert screen.position == 16  # the next sentence with ATACMS after 12 (wraps otherwise)
+        await pilot.press("slash")
+        await pilot.press("enter")  # same search again
+        assert screen.position == 4
+        await pilot.press("question_mark")
+        from annotator.tui.screens.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        assert "Accept the sentence as shown" in text and "PERSON" in text and "SPEAKS_TO" in text and "relabel_relation" in text
+        await pilot.press("escape")
+        assert app.screen is screen
+        view = screen.query_one("#sentence")
+        await pilot.press("v")
+        assert "paragraph" in view.note
+        await pilot.press("v")
+        assert "article" in view.note and len(view.before) == 3
+        await pilot.press("v")
+        assert view.note == ""
+        await pilot.press("colon", *"99", "enter")
+        assert screen.position == 4 and "no sentence" in str(screen.query_one("#status").render())
+
+
+@sync
+async def test_mouse_click_drag_and_label_bar(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one("#sentence")
+        row, x0, _x1 = view._token_rows[token_index(screen.sentence, "list")]
+        y = row - int(view.scroll_y)
+        offset = view.content_region.offset - view.region.offset
+        await pilot.click(view, offset=(offset.x + x0, offset.y + y))
+        assert screen.editor.cursor == token_index(screen.sentence, "list")
+        row2, x2, _ = view._token_rows[token_index(screen.sentence, "targets")]
+        await pilot.mouse_down(view, offset=(offset.x + x0, offset.y + y))
+        await pilot.hover(view, offset=(offset.x + x2, offset.y + row2 - int(view.scroll_y)))
+        await pilot.mouse_up(view, offset=(offset.x + x2, offset.y + row2 - int(view.scroll_y)))
+        assert screen.editor.selection == (token_index(screen.sentence, "list"), token_index(screen.sentence, "targets"))
+        # Click the EVENT chip of the label bar.
+        bar = screen.query_one("#labels")
+        text = str(bar.render())
+        await pilot.click(bar, offset=(text.index("EVENT") + 1, 0))
+        assert ("list of targets", "EVENT") in [(screen.editor.span_text(s.key), s.label) for s in screen.editor.spans]
+
+
+@sync
+async def test_command_palette_lists_the_actions(db, scheme):
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Accept the sentence as shown and go to the next" in titles
+        assert "Start a relation from the span under the cursor" in titles
+        assert "Label PERSON" in titles
+
+
+@sync
+async def test_keymap_overrides_from_the_scheme(db, scheme):
+    remapped = replace(scheme, keys={**scheme.keys, "accept": "enter", "reject": "ctrl+x"})
+    app = make_app(db, remapped)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        assert app.screen.position == 1
+        await pilot.press("ctrl+x")
+        assert app.screen.position == 2
+    _, decision = current(db, 1)
+    assert decision.answer == "reject"
+
+
+# -- relations -----------------------------------------------------------------------------------
+
+
+def number_of(editor, text: str) -> str:
+    return str([n for n, s in enumerate(editor.spans, 1) if editor.span_text(s.key) == text][0])
+
+
+@sync
+async def test_acceptance_relations_on_the_umerov_sentence(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await go_to_token(pilot, screen, 0)
+        await pilot.press("p")  # Umerov PERSON (the model missed it)
+        editor = screen.editor
+        await pilot.press("r", number_of(editor, "Alex Marquardt"), "7")  # SPEAKS_TO
+        await pilot.press(number_of(editor, "Alex Marquardt"), "r", number_of(editor, "CNN"))
+        # CNN's MEMBER_OF was suggested by the rule: picking it confirms it.
+        await pilot.press("2")
+        assert screen.editor.mode is Mode.NORMAL
+        labels = {(editor.span_text(r.relation.head), r.relation.label, editor.span_text(r.relation.child)) for r in screen.editor.relations}
+        assert ("Umerov", "SPEAKS_TO", "Alex Marquardt") in labels and ("Alex Marquardt", "MEMBER_OF", "CNN") in labels
+        listed = str(screen.query_one("#relations").render())
+        assert "SPEAKS_TO" in listed and "MEMBER_OF" in listed
+        await pilot.press("a")
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE):
+        editor = app.screen.editor
+        found = {(editor.span_text(r.relation.head), r.relation.label, editor.span_text(r.relation.child)) for r in editor.relations}
+        assert {("Umerov", "SPEAKS_TO", "Alex Marquardt"), ("Alex Marquardt", "MEMBER_OF", "CNN")} <= found
+    sentence, decision = current(db, 4)
+    stored = {(sentence.text[r.head[0] : r.head[1]], r.label, sentence.text[r.child[0] : r.child[1]]) for r in decision.relations}
+    assert ("Umerov", "SPEAKS_TO", "Alex Marquardt") in stored and ("Alex Marquardt", "MEMBER_OF", "CNN") in stored
+
+
+@sync
+async def test_relation_refusal_relabel_reverse_delete(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        editor = screen.editor
+        await pilot.press(number_of(editor, "Washington"), "r", number_of(editor, "CNN"))
+        assert screen.editor.mode is Mode.PICK_RELATION
+        await pilot.press("1")  # HAS_ROLE: GPE -> ORG is not allowed
+        assert "HAS_ROLE does not allow GPE → ORG" in str(screen.query_one("#status").render())
+        await pilot.press("4")  # SUPPLIES: GPE -> ORG
+        rel = screen.editor.selected_relation
+        assert rel.label == "SUPPLIES"
+        await pilot.press("ctrl+l", "6")  # relabel: MEETS_WITH
+        assert screen.editor.selected_relation.label == "MEETS_WITH"
+        await pilot.press("ctrl+r")  # symmetric: reversing is allowed
+        assert screen.editor.selected_relation.head == rel.child
+        await pilot.press("ctrl+l", "4")  # SUPPLIES ORG -> GPE allowed
+        await pilot.press("ctrl+r")  # back to GPE -> ORG
+        await pilot.press("escape", "full_stop")
+        while screen.editor.selected_relation.label != "SUPPLIES":
+            await pilot.press("full_stop")
+        await pilot.press("ctrl+d")
+        assert all(r.relation.label != "SUPPLIES" for r in screen.editor.relations)
+        await pilot.press("escape")
+        # A reverse that the label does not allow: MEMBER_OF (suggested) PERSON -> ORG.
+        await pilot.press("comma")
+        while screen.editor.selected_relation.label != "MEMBER_OF":
+            await pilot.press("comma")
+        await pilot.press("ctrl+r")
+        assert "not reversed" in str(screen.query_one("#status").render())
+        await pilot.press("a")
+    sentence, decision = current(db, 4)
+    assert [r.label for r in decision.relations] == ["MEMBER_OF"]
+
+
+@sync
+async def test_deleting_a_span_with_relations_asks_and_undo_restores(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        editor = screen.editor
+        await pilot.press(number_of(editor, "Washington"), "r", number_of(editor, "CNN"), "4")
+        await pilot.press(number_of(screen.editor, "CNN"), "d")
+        status = str(screen.query_one("#status").render())
+        assert "removes the relation" in status and "press the same key again" in status
+        assert len(screen.editor.relations) == 2
+        await pilot.press("d")
+        assert screen.editor.relations == ()
+        await pilot.press("a")
+        sentence, decision = current(db, 4)
+        assert decision.relations == () and ("CNN", "ORG") not in spans_of(sentence, decision)
+        await pilot.press("u")  # undo the decision: the sentence is back as it was accepted
+        await pilot.press("u")  # undo the delete in the sentence
+        assert len(screen.editor.relations) == 2
+        await pilot.press("a")
+    sentence, decision = current(db, 4)
+    assert {r.label for r in decision.relations} == {"SUPPLIES", "MEMBER_OF"}
+
+
+@sync
+async def test_relation_by_mouse(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one("#sentence")
+        offset = view.content_region.offset - view.region.offset
+
+        def point_of(target):
+            for row, hits in view._hits.items():
+                for x0, _x1, found in hits:
+                    if found == target:
+                        return (offset.x + x0, offset.y + row - int(view.scroll_y))
+            raise AssertionError(target)
+
+        washington = [s for s in screen.editor.spans if screen.editor.span_text(s.key) == "Washington"][0]
+        cnn = [s for s in screen.editor.spans if screen.editor.span_text(s.key) == "CNN"][0]
+        await pilot.click(view, offset=point_of(("tag", washington.key)))
+        assert screen.editor.mode is Mode.PICK_CHILD
+        await pilot.click(view, offset=point_of(("token", cnn.token_start)))
+        assert screen.editor.mode is Mode.PICK_RELATION
+        bar = screen.query_one("#labels")
+        text = str(bar.render())
+        assert "HAS_ROLE" not in text and "SUPPLIES" in text
+        await pilot.click(bar, offset=(text.index("SUPPLIES") + 1, 0))
+        assert any(r.relation.label == "SUPPLIES" for r in screen.editor.relations)
+
+
+# -- suggestions on the fly ----------------------------------------------------------------------
+
+
+class FakeSuggester:
+    """Labels every capitalised word ORG; records what it was asked."""
+
+    source = "fake"
+    model_name = "fake"
+    notice = "fake suggestions"
+
+    def __init__(self):
+        self.calls: list[int] = []
+
+    def suggest(self, sentences):
+        for sentence in sentences:
+            self.calls.append(len(sentence.tokens))
+            spans = [
+                Span(t.start, t.end, "ORG", i, i, "fake")
+                for i, t in enumerate(sentence.tokens)
+                if sentence.text[t.start : t.start + 1].isupper()
+            ]
+            yield spans, []
+
+
+def plain_dataset(path: Path, sentences: int = 14) -> None:
+    """A dataset made without spaCy: whitespace tokens, no suggestions at all."""
+    text = " ".join(f"Sentence {n} mentions Acme and Globex here ." for n in range(1, sentences + 1))
+    bounds = [(m.start(), m.end()) for m in re.finditer(r"[^.]+\.", text)]
+    with Store(path) as store:
+        store.ensure_dataset("plain")
+        rows = []
+        for start, end in bounds:
+            while text[start] == " ":
+                start += 1
+            piece = text[start:end]
+            rows.append((start, end, tokens_from_offsets(piece, [(m.start(), m.end()) for m in re.finditer(r"\S+", piece)])))
+        store.add_article("plain", title="Plain", text=text, content_hash="h", source="t", meta={}, sentences=rows)
+
+
+@sync
+async def test_suggestions_arrive_from_the_worker(tmp_path, scheme):
+    from annotator.tui.app import AnnotatorApp
+
+    path = tmp_path / "plain.db"
+    plain_dataset(path)
+    fake = FakeSuggester()
+    app = AnnotatorApp(path, "plain", ANNOTATOR, scheme, suggester=lambda: fake)
+    app.animation_level = "none"
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_workers(app, pilot)
+        editor = app.screen.editor
+        assert [editor.span_text(s.key) for s in editor.spans] == ["Sentence", "Acme", "Globex"]
+        assert all(s.suggested for s in editor.spans)
+        assert "suggestions arrived" in str(app.screen.query_one("#status").render())
+        assert len(fake.calls) == 11
+        await pilot.press("a")
+        await wait_for_workers(app, pilot)
+        assert len(fake.calls) == 11  # nothing new to do for 2..11
+        await pilot.press("colon", *"12", "enter")
+        await wait_for_workers(app, pilot)
+        assert len(fake.calls) == 14
+    with Store(path) as store:
+        assert len(store.positions_without_suggestions("plain", 1, 100)) == 0
+        sentence = store.sentence_at("plain", 1).sentence
+        assert len(store.current_decision(sentence.id, ANNOTATOR).spans) == 3
+
+
+def test_start_does_not_import_spacy(tmp_path):
+    """The app starts and shows a sentence without spaCy in the process (no worker needs it here)."""
+    path = tmp_path / "plain.db"
+    plain_dataset(path, 3)
+    with Store(path) as store:
+        store.add_suggestions(Suggestion(s.id, "patterns", ()) for s in store.iter_sentences("plain"))
+    script = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from dataclasses import replace
+        from annotator.labels import load_scheme
+        from annotator.tui.app import AnnotatorApp
+
+        async def main():
+            scheme = replace(load_scheme({str(ROOT / 'labels.yaml')!r}), model=None)
+            app = AnnotatorApp({str(path)!r}, "plain", "ann", scheme)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                assert app.screen.sentence.position == 1
+            print("spacy" in sys.modules, "thinc" in sys.modules)
+
+        asyncio.run(main())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
+# -- robustness ----------------------------------------------------------------------------------
+
+RANDOM_KEYS = [
+    "left", "right", "shift+left", "shift+right", "tab", "shift+tab", "h", "l", "d", "delete", "c", "escape",
+    "a", "enter", "x", "space", "u", "backspace", "pageup", "pagedown", "left_square_bracket",
+    "right_square_bracket", "v", "r", "full_stop", "comma", "ctrl+d", "ctrl+r", "ctrl+l",
+    "p", "o", "g", "i", "n", "f", "e", "t", "w", "s", "P", "z",
+    "1", "2", "3", "4", "5", "6", "7", "8", "9", "0",
+    "colon", "slash", "question_mark",
+]
+
+
+@sync
+async def test_random_keys_never_crash_or_store_invalid_spans(db, scheme):
+    from textual import events
+
+    rng = random.Random(20240825)
+    app = make_app(db, scheme, start=3)
+    async with app.run_test(size=SIZE) as pilot:
+        driver = app._driver
+        for _batch in range(40):
+            for _ in range(50):
+                key = rng.choice(RANDOM_KEYS)
+                character = key if len(key) == 1 else {"space": " ", "full_stop": ".", "comma": ",", "colon": ":", "slash": "/", "question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]"}.get(key)
+                driver.send_message(events.Key(key, character))
+            await pilot.pause()
+            assert app.is_running and app._exception is None
+    assert app._exception is None
+    with Store(db) as store:
+        decided = 0
+        for sentence in store.iter_sentences("demo"):
+            for decision in store.history(sentence.id):
+                decided += 1
+                for span in decision.spans:
+                    assert span_problem(span, sentence.text, sentence.tokens) is None
+                assert overlapping_pairs(decision.spans) == []
+                for relation in decision.relations:
+                    assert relation_problem(relation, decision.spans) is None
+                    label = scheme.relation(relation.label)
+                    spans = {s.key: s.label for s in decision.spans}
+                    assert label.allows(spans[relation.head], spans[relation.child])
+        assert decided > 20
+
+
+@sync
+async def test_keys_typed_in_a_burst_run_in_order(db, scheme):
+    """Hotkeys and digits are bindings like the rest, so "r 3 7" arriving at once is not reordered."""
+    from textual import events
+
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await go_to_token(pilot, screen, 0)
+        alex = str(int(number_of(screen.editor, "Alex Marquardt")) + 1)  # once Umerov is a span, before it
+        for key in ("p", "r", alex, "7"):
+            app._driver.send_message(events.Key(key, key))
+        await pilot.pause()
+        editor = screen.editor
+        assert editor.mode is Mode.NORMAL
+        assert ("Umerov", "SPEAKS_TO", "Alex Marquardt") in {
+            (editor.span_text(r.relation.head), r.relation.label, editor.span_text(r.relation.child)) for r in editor.relations
+        }
+
+
+@sync
+async def test_quit_warns_about_unsaved_edits(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d", "q")
+        assert app.is_running
+        assert "press q again" in str(app.screen.query_one("#status").render())
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+@sync
+async def test_undo_after_deciding_a_sentence_twice(db, scheme):
+    app = make_app(db, scheme, start=5)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("a", "[", "x")  # accept 5, go back, reject it
+        assert screen.position == 6
+        await pilot.press("u")
+        assert screen.position == 5
+        _, decision = current(db, 5)
+        assert decision.answer == "accept"
+        await pilot.press("u")
+        assert screen.position == 5
+        _, decision = current(db, 5)
+        assert decision.answer is None and decision.kind == "undo"
+
+
+def test_annotate_command_refuses_bad_input(db):
+    from .conftest import run_cli
+
+    result = run_cli("annotate", "nosuch", "--annotator", "ann", "--db", str(db))
+    assert result.returncode == 2 and "no dataset 'nosuch'" in result.stderr
+    result = run_cli("annotate", "demo", "--annotator", "a/b", "--db", str(db))
+    assert result.returncode == 2 and "invalid annotator name" in result.stderr
+    result = run_cli("annotate", "demo", "--annotator", "ann", "--db", str(db), "--start", "99")
+    assert result.returncode == 2 and "has 22 sentences" in result.stderr
+
+
+@sync
+async def test_enter_chooses_the_child_then_accepts(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        editor = screen.editor
+        await pilot.press(number_of(editor, "Alex Marquardt"), "r", "shift+tab", "enter")
+        assert screen.editor.mode is Mode.PICK_RELATION
+        await pilot.press("enter")  # not a relation key: refused, nothing saved
+        assert screen.position == 4
+        await pilot.press("escape", "enter")
+        assert screen.position == 5
