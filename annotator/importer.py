@@ -224,7 +224,7 @@ class ArticleImporter:
                 content_hash=digest,
                 source=article.source,
                 meta=meta,
-                sentences=[(s.start, s.end, s.tokens) for s in sents],
+                sentences=[(s.start, s.end, s.offsets) for s in sents],
                 suggestions=suggestions[i] or None,
             )
             counts.add(added)

@@ -9,15 +9,18 @@ own offsets in its article.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Iterable, Literal, NamedTuple, Sequence
 
 Answer = Literal["accept", "reject", "ignore"]
 ANSWERS: tuple[str, ...] = ("accept", "reject", "ignore")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """A token of a sentence: ``text[start:end]``; ``ws`` says whether whitespace follows it."""
+class Token(NamedTuple):
+    """A token of a sentence: ``text[start:end]``; ``ws`` says whether whitespace follows it.
+
+    A named tuple rather than a dataclass: a million-sentence import makes ~25 million of them,
+    and a tuple is several times cheaper to create than a frozen dataclass.
+    """
 
     start: int
     end: int

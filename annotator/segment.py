@@ -12,6 +12,7 @@ spaCy is imported the first time a ``Segmenter`` is used, never at module import
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
@@ -88,18 +89,29 @@ class SegmentedSentence:
 
     start: int
     end: int
-    tokens: tuple[Token, ...]
+    offsets: tuple[int, ...]
+    """Token offsets relative to the sentence, flat: ``(start0, end0, start1, end1, ...)``."""
     pattern_matches: tuple[tuple[int, int, str], ...] | None = None
     """``(start, end, label)`` pattern matches relative to the sentence, when patterns were given."""
+
+    @property
+    def tokens(self) -> tuple[Token, ...]:
+        """The tokens (``ws`` is true when a gap follows a token)."""
+        flat = self.offsets
+        n = len(flat)
+        return tuple(
+            Token(flat[i], flat[i + 1], (flat[i + 2] if i + 2 < n else flat[i + 1]) > flat[i + 1]) for i in range(0, n, 2)
+        )
 
 
 class Segmenter:
     """Splits articles into sentences and tokens with spaCy (loaded lazily).
 
-    spaCy's tokenizer and its (compiled) ``sentencizer`` do the work; token offsets are read with
-    ``Doc.to_array`` rather than by creating a Python object per token. Two fixes are applied at
-    the boundaries only: an opening quote after a sentence end starts the next sentence, and an
-    abbreviation such as ``U.S.`` followed by a capitalised function word ends one.
+    spaCy's tokenizer makes the tokens; sentence boundaries follow the rule of spaCy's
+    ``sentencizer`` (with its punctuation list), computed in one pass over ``Doc.to_array``
+    columns rather than by creating a Python object per token, with two fixes: an opening quote
+    after a sentence end starts the next sentence, and an abbreviation such as ``U.S.`` followed
+    by a capitalised function word ends one.
     """
 
     def __init__(self, lang: str = "en", batch_size: int = 256, patterns: list[dict] | None = None):
@@ -115,7 +127,6 @@ class Segmenter:
             import spacy  # ~0.6 s: only commands that segment text pay for it
 
             nlp = spacy.blank(self.lang)
-            nlp.add_pipe("sentencizer")
             if self.patterns is not None:
                 from .preannotate import add_pattern_ruler
 
@@ -136,12 +147,14 @@ class Segmenter:
         """``(text, sentences)`` per article; with ``keep_docs`` also the paragraph Docs and their
         offsets, so pattern matching can run on them without tokenizing again."""
         nlp = self.nlp
+        hashes = _Hashes.of(nlp.vocab)
         for text in texts:
             spans = list(paragraphs(text))
             sentences: list[SegmentedSentence] = []
             docs = []
-            for (para_start, _), doc in zip(spans, nlp.pipe((text[a:b] for a, b in spans), batch_size=self.batch_size)):
-                sentences.extend(_split_paragraph(doc, para_start, self.patterns is not None))
+            pieces = [text[a:b] for a, b in spans]
+            for (para_start, _), piece, doc in zip(spans, pieces, nlp.pipe(pieces, batch_size=self.batch_size)):
+                sentences.extend(_split_paragraph(doc, para_start, self.patterns is not None, piece, hashes))
                 if keep_docs:
                     docs.append((para_start, doc))
             yield (text, sentences, docs) if keep_docs else (text, sentences)
@@ -151,66 +164,103 @@ _OPENING_QUOTES = _OPENING | _STRAIGHT_QUOTES
 _ABBREVIATION_BREAK = re.compile(r"(?:\b[A-Z]\.){2,}\s+([A-Z][a-z]+)\b")
 
 
-def _split_paragraph(doc: "Doc", offset: int, with_patterns: bool = False) -> list[SegmentedSentence]:
-    """Sentences of one paragraph Doc (sentencizer boundaries + fixes), with article offsets."""
-    from spacy.attrs import IDX, IS_SPACE, LENGTH, SENT_START
+def previous_word_floor(starts: list[int]) -> int:
+    """Quotes are never moved back past the previous sentence's start."""
+    return starts[-1] if starts else 0
+
+
+class _Hashes:
+    """Vocab hashes of the sentence-ending and opening-quote tokens (cached per vocab)."""
+
+    _cache: dict[int, "_Hashes"] = {}
+
+    def __init__(self, vocab):
+        from spacy.pipeline import Sentencizer
+
+        strings = vocab.strings
+        self.enders = frozenset(strings.add(ch) for ch in Sentencizer.default_punct_chars)
+        self.openers = frozenset(strings.add(ch) for ch in _OPENING_QUOTES)
+        self.straight = frozenset(strings.add(ch) for ch in _STRAIGHT_QUOTES)
+
+    @classmethod
+    def of(cls, vocab) -> "_Hashes":
+        key = id(vocab)
+        if key not in cls._cache:
+            cls._cache[key] = cls(vocab)
+        return cls._cache[key]
+
+
+def _split_paragraph(
+    doc: "Doc", offset: int, with_patterns: bool = False, text: str | None = None, hashes: "_Hashes | None" = None
+) -> list[SegmentedSentence]:
+    """Sentences of one paragraph Doc, with article offsets.
+
+    The rule is spaCy's sentencizer's (a sentence ends after a token in its punctuation list,
+    once a token follows that is not punctuation), applied in one pass over ``Doc.to_array``
+    columns so no spaCy ``Token`` object is made; whitespace tokens are skipped; an opening quote
+    after a sentence end starts the next sentence; ``U.S.`` + a capitalised function word ends one.
+    """
+    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, ORTH
 
     n = len(doc)
     if n == 0:
         return []
-    array = doc.to_array([IDX, LENGTH, IS_SPACE, SENT_START]).tolist()
-    starts = [i for i in range(1, n) if array[i][3] == 1]
-    text = doc.text
-    if starts:
-        fixed = []
-        for i in starts:
-            j = i
-            while j < n and array[j][2]:  # a boundary on whitespace moves to the next word
-                j += 1
-            k = j - 1
-            # an opening quote glued to the end of the previous sentence starts this one
-            while k > 0 and doc[k].text in _OPENING_QUOTES and (doc[k].text not in _STRAIGHT_QUOTES or doc[k - 1].whitespace_):
+    if text is None:
+        text = doc.text
+    if hashes is None:
+        hashes = _Hashes.of(doc.vocab)
+    idx, lengths, space, punct, orth = doc.to_array([IDX, LENGTH, IS_SPACE, IS_PUNCT, ORTH]).T.tolist()
+    enders, openers, straight = hashes.enders, hashes.openers, hashes.straight
+    starts: list[int] = []
+    seen_end = False
+    for i in range(n):
+        if space[i]:
+            continue
+        o = orth[i]
+        if seen_end and not punct[i] and o not in enders:
+            # move back over opening quotes that belong to this sentence
+            k = i
+            while k - 1 > previous_word_floor(starts) and orth[k - 1] in openers and not space[k - 1] and (
+                orth[k - 1] not in straight or idx[k - 1] > idx[k - 2] + lengths[k - 2]
+            ):
                 k -= 1
-            fixed.append(k + 1 if k + 1 < j else j)
-        starts = fixed
-    for match in _ABBREVIATION_BREAK.finditer(text):
-        if match.group(1).lower() in _FUNCTION_WORDS:
-            char = match.start(1)
-            token = _token_at(array, char)
-            if token is not None:
-                starts.append(token)
+            starts.append(k)
+            seen_end = False
+        elif o in enders:
+            seen_end = True
+    if "." in text:
+        for match in _ABBREVIATION_BREAK.finditer(text):
+            if match.group(1).lower() in _FUNCTION_WORDS:
+                position = bisect.bisect_left(idx, match.start(1))
+                if position < n and idx[position] == match.start(1):
+                    starts.append(position)
     bounds = sorted(set(b for b in starts if 0 < b < n))
     matches: list[tuple[int, int, str]] = []
     if with_patterns:
         from .preannotate import pattern_matches
 
         matches = pattern_matches(doc)
+    any_space = 1 in space
     sentences = []
     for a, b in zip([0, *bounds], [*bounds, n]):
-        words = [(row[0], row[0] + row[1]) for row in array[a:b] if not row[2]]
-        if not words:
-            continue
-        start, end = words[0][0], words[-1][1]
-        tokens = []
-        for index, (s, e) in enumerate(words):
-            next_start = words[index + 1][0] if index + 1 < len(words) else end
-            tokens.append(Token(s - start, e - start, next_start > e))
+        if any_space:
+            words = [i for i in range(a, b) if not space[i]]
+            if not words:
+                continue
+        else:
+            words = range(a, b)
+        start = idx[words[0]]
+        end = idx[words[-1]] + lengths[words[-1]]
+        flat = []
+        for i in words:
+            token_start = idx[i] - start
+            flat.append(token_start)
+            flat.append(token_start + lengths[i])
         found = None
         if with_patterns:
-            found = tuple((a - start, b - start, label) for a, b, label in matches if start <= a and b <= end)
-        sentences.append(SegmentedSentence(offset + start, offset + end, tuple(tokens), found))
+            found = tuple((x - start, y - start, label) for x, y, label in matches if start <= x and y <= end)
+        sentences.append(SegmentedSentence(offset + start, offset + end, tuple(flat), found))
     return sentences
-
-
-def _token_at(array, char: int) -> int | None:
-    lo, hi = 0, len(array)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if array[mid][0] < char:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo if lo < len(array) and array[lo][0] == char else None
 
 
 _FUNCTION_WORDS = frozenset(

@@ -50,8 +50,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def encode_tokens(tokens: Sequence[Token]) -> str:
-    """Tokens as a flat JSON list ``[start0, end0, start1, end1, ...]`` (``ws`` follows from the text)."""
+def encode_tokens(tokens: Sequence[Token] | Sequence[int]) -> str:
+    """Tokens as a flat JSON list ``[start0, end0, start1, end1, ...]`` (``ws`` follows from the text).
+
+    Already flat offsets (ints, as segmentation makes them) are written as they are.
+    """
+    if tokens and isinstance(tokens[0], int):
+        return _dumps(list(tokens))
     flat: list[int] = []
     for tok in tokens:
         flat.append(tok.start)
