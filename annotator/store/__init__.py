@@ -756,8 +756,11 @@ class Store:
             " ORDER BY s.position, c.annotator",
             params,
         )
+        sentence = None
         for row in cur:
-            yield self._sentence(row[:8]), self._decision(row[8:])
+            if sentence is None or sentence.id != row[0]:  # rows of one sentence come together
+                sentence = self._sentence(row[:8])
+            yield sentence, self._decision(row[8:])
 
     # -- statistics ----------------------------------------------------------------------------
 
