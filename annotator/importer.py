@@ -158,20 +158,10 @@ class ArticleImporter:
 
     def import_file(self, path: Path) -> ImportCounts:
         """Import every article of one file, all or nothing."""
-        counts = ImportCounts()
-        with self.store.transaction():
-            chunk: list[ArticleInput] = []
-            for article in read_articles(path):
-                chunk.append(article)
-                if len(chunk) >= ARTICLE_CHUNK:
-                    counts.add(self._write_chunk(chunk))
-                    chunk = []
-            if chunk:
-                counts.add(self._write_chunk(chunk))
-        return counts
+        return self.import_articles(read_articles(path))
 
     def import_articles(self, articles: Iterable[ArticleInput]) -> ImportCounts:
-        """Import articles given directly (one transaction)."""
+        """Import articles (streamed in chunks) in one transaction."""
         counts = ImportCounts()
         with self.store.transaction():
             chunk: list[ArticleInput] = []
