@@ -239,3 +239,29 @@ def test_export_needs_a_source_when_several_annotators(tmp_path):
     assert ok.returncode == 0, ok.stderr
     records = [json.loads(line) for line in (tmp_path / "o" / "demo.jsonl").read_text().splitlines()]
     assert [r["_annotator_id"] for r in records] == ["bob"]
+
+
+@pytest.mark.slow
+def test_spacy_debug_data_accepts_the_drugs_and_fashion_export(tmp_path):
+    """`spacy debug data` with the shared NER config reports no errors (only corpus-size warnings)."""
+    import subprocess
+    import sys
+
+    drugs = shared_data("prodigy", "prodigy_ner_drugs_eval.jsonl")
+    fashion = shared_data("prodigy", "prodigy_ner_fashion_brands_eval.jsonl")
+    config = shared_data("spacy", "ner_config.cfg")
+    db = tmp_path / "dd.db"
+    assert run_cli("import", "dd", str(drugs), str(fashion), "--db", str(db), "--add-labels").returncode == 0
+    out = tmp_path / "out"
+    result = run_cli("export", "dd", "--format", "spacy", "--split", "0.2", "--db", str(db), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    debug = subprocess.run(
+        [sys.executable, "-m", "spacy", "debug", "data", str(config), "--paths.train", str(out / "train.spacy"),
+         "--paths.dev", str(out / "dev.spacy"), "--no-format"],
+        capture_output=True, text=True, timeout=600,
+    )
+    errors = [line for line in debug.stdout.splitlines() if line.startswith("✘")]
+    assert debug.returncode == 0, debug.stdout[-3000:] + debug.stderr[-2000:]
+    assert errors == [], errors
+    assert "No entities consisting of or starting/ending with whitespace" in debug.stdout
+    assert "No overlap between training and evaluation data" in debug.stdout
