@@ -88,9 +88,10 @@ class AnnotatorApp(App[None]):
         """The annotate screen (messages from workers are routed to it)."""
 
     def _default_suggester(self) -> Any:
-        from ..preannotate import Preannotator  # spaCy (~0.6 s + the model) is loaded here, in the worker
+        # spaCy and the model are loaded in a child process: this one stays small and responsive.
+        from ..suggest_process import SubprocessSuggester
 
-        return Preannotator(self.scheme)
+        return SubprocessSuggester(self.scheme.path)
 
     @property
     def suggests_on_the_fly(self) -> bool:
@@ -107,6 +108,9 @@ class AnnotatorApp(App[None]):
 
     def on_unmount(self) -> None:
         self.store.close()
+        close = getattr(self._suggester, "close", None)
+        if close is not None:
+            close()
 
     def keymap_overrides(self) -> dict[str, str]:
         """Binding id -> keys, only where the scheme's ``keys`` differ from the defaults."""
