@@ -265,3 +265,41 @@ def test_spacy_debug_data_accepts_the_drugs_and_fashion_export(tmp_path):
     assert errors == [], errors
     assert "No entities consisting of or starting/ending with whitespace" in debug.stdout
     assert "No overlap between training and evaluation data" in debug.stdout
+
+
+def test_prodigy_review_output_imports_each_session_and_gold(tmp_path):
+    """A `prodigy review` record: one decision per session of each version, plus the final as gold."""
+    text = "Umerov met Austin in Washington."
+    tokens = [{"text": w, "start": s, "end": s + len(w), "id": i} for i, (w, s) in
+              enumerate([("Umerov", 0), ("met", 7), ("Austin", 11), ("in", 18), ("Washington", 21), (".", 31)])]
+    person = {"start": 0, "end": 6, "token_start": 0, "token_end": 0, "label": "PERSON"}
+    austin = {"start": 11, "end": 17, "token_start": 2, "token_end": 2, "label": "PERSON"}
+    gpe = {"start": 21, "end": 31, "token_start": 4, "token_end": 4, "label": "GPE"}
+    record = {
+        "text": text, "tokens": tokens, "spans": [person, austin, gpe], "answer": "accept",
+        "_annotator_id": "rev", "_session_id": "rev",
+        "versions": [
+            {"text": text, "tokens": tokens, "spans": [person, austin, gpe], "answer": "accept", "sessions": ["alice", "carol"], "default": True},
+            {"text": text, "tokens": tokens, "spans": [person], "answer": "accept", "sessions": ["bob"], "default": False},
+        ],
+    }
+    path = tmp_path / "review.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    db = tmp_path / "r.db"
+    result = run_cli("import", "d", str(path), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    from annotator.store import Store
+
+    with Store(db) as store:
+        sentence = store.sentence_at("d", 1).sentence
+        assert store.annotators("d") == ["alice", "bob", "carol"]
+        assert len(store.current_decision(sentence.id, "alice").spans) == 3
+        assert len(store.current_decision(sentence.id, "bob").spans) == 1
+        gold = store.current_decision(sentence.id, "rev", gold=True)
+        assert gold is not None and len(gold.spans) == 3
+    agreement = json.loads(run_cli("agreement", "d", "--db", str(db), "--json").stdout)
+    assert agreement["n_sentences"] == 1
+    exported = run_cli("export", "d", "--format", "jsonl", "--db", str(db), "--out", str(tmp_path / "o"))
+    assert exported.returncode == 0 and "from gold" in exported.stdout
+    again = run_cli("import", "d", str(path), "--db", str(db))
+    assert "0 decisions" in again.stdout
