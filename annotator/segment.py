@@ -241,25 +241,25 @@ def _split_paragraph(
 
         matches = pattern_matches(doc)
     any_space = 1 in space
+    token_ends = [i + length for i, length in zip(idx, lengths)]
     sentences = []
     for a, b in zip([0, *bounds], [*bounds, n]):
         if any_space:
             words = [i for i in range(a, b) if not space[i]]
             if not words:
                 continue
+            starts_here = [idx[i] for i in words]
+            ends_here = [token_ends[i] for i in words]
         else:
-            words = range(a, b)
-        start = idx[words[0]]
-        end = idx[words[-1]] + lengths[words[-1]]
-        flat = []
-        for i in words:
-            token_start = idx[i] - start
-            flat.append(token_start)
-            flat.append(token_start + lengths[i])
+            starts_here = idx[a:b]
+            ends_here = token_ends[a:b]
+        start = starts_here[0]
+        end = ends_here[-1]
+        flat = tuple([value - start for pair in zip(starts_here, ends_here) for value in pair])
         found = None
         if with_patterns:
             found = tuple((x - start, y - start, label) for x, y, label in matches if start <= x and y <= end)
-        sentences.append(SegmentedSentence(offset + start, offset + end, tuple(flat), found))
+        sentences.append(SegmentedSentence(offset + start, offset + end, flat, found))
     return sentences
 
 
