@@ -267,7 +267,6 @@ def _join_for(segmented, spans: Sequence[Span], relations: Sequence[Relation], t
     """Contiguous sentence ranges such that no span or relation crosses a range boundary."""
     starts = [s.start for s in segmented]
     ends = [s.end for s in segmented]
-    parent = list(range(len(segmented)))
 
     def sentence_of(offset: int, end: bool = False) -> int:
         for i in range(len(segmented)):
@@ -296,7 +295,6 @@ def _join_for(segmented, spans: Sequence[Span], relations: Sequence[Relation], t
         lo, hi = min(a, b), max(a, b)
         for i in range(lo, hi + 1):
             reach[i] = max(reach[i], hi)
-    del parent
     groups = []
     i = 0
     while i < len(segmented):
@@ -573,8 +571,6 @@ def run_export(
     from . import formats
 
     summary = ExportSummary()
-    total = sum(1 for _ in ())  # placeholder for symmetry; real count below
-    del total
     examples_with_sentences = list(collect_examples(store, plan, on_item=progress))
     examples = [e for e, _ in examples_with_sentences]
     summary.examples = len(examples)
