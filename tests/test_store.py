@@ -257,3 +257,60 @@ def test_network_filesystem_is_refused(tmp_path, monkeypatch):
     Store(tmp_path / "n.db").close()
     monkeypatch.undo()
     assert store_module.filesystem_type(tmp_path / "n.db") is not None
+
+
+def test_current_follows_inserts_that_ignore_duplicates(seeded_store):
+    """Imports and merges insert with ``skip_existing`` (INSERT OR IGNORE); SQLite hands that
+    policy to the trigger, which then left ``current`` on the first decision (schema v2)."""
+    store = seeded_store
+    sentence = first(store)
+    gpe = span_of(sentence, "Kyiv", "GPE")
+    loc = span_of(sentence, "Kyiv", "LOC")
+    d1 = store.add_decision(sentence, annotator="dave", answer="accept", spans=[gpe], uid="a", skip_existing=True)
+    d2 = store.add_decision(sentence, annotator="dave", answer="accept", spans=[loc], uid="b", skip_existing=True)
+    assert d2.supersedes == d1.id
+    assert store.current_decision(sentence.id, "dave").id == d2.id
+    (_, current), = list(store.current_decisions("demo", ["dave"]))
+    assert current.id == d2.id and current.spans == (loc,)
+    assert store.stats("demo")["spans_per_label"] == {"LOC": 1}
+    # A duplicate uid adds nothing and leaves current alone.
+    assert store.add_decision(sentence, annotator="dave", answer="accept", spans=[gpe], uid="a", skip_existing=True) is None
+    assert store.current_decision(sentence.id, "dave").id == d2.id
+
+
+def test_v2_database_with_stale_current_is_repaired_on_open(tmp_path):
+    path = tmp_path / "v2.db"
+    _make_v1(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 2")
+    # What the v2 trigger did under INSERT OR IGNORE: current stays on the old row.
+    conn.execute("INSERT OR IGNORE INTO decisions (uid, dataset_id, sentence_id, annotator, answer, created_at)"
+                 " VALUES ('u9', 1, 1, 'alice', 'ignore', 9.0)")
+    assert conn.execute("SELECT answer FROM current").fetchone()[0] == "accept"
+    conn.execute("COMMIT")
+    conn.close()
+    with Store(path) as store:
+        assert store.current_decision(1, "alice").answer == "ignore"
+        assert store.conn.execute("SELECT answer FROM current").fetchone()[0] == "ignore"
+
+
+def test_drafts_are_kept_and_never_count_as_decisions(seeded_store):
+    store = seeded_store
+    sentence = first(store)
+    kyiv = span_of(sentence, "Kyiv", "GPE")
+    assert store.draft(sentence.id, "alice") is None
+    store.save_draft(sentence, "alice", [kyiv], [])
+    store.save_draft(sentence, "alice", [kyiv], [])  # replaced, not added
+    assert store.draft(sentence.id, "alice") == ((kyiv,), ())
+    assert store.draft(sentence.id, "bob") is None
+    assert store.progress("demo", "alice") == 0
+    assert store.stats("demo")["decisions_per_annotator"] == {}
+    assert list(store.current_decisions("demo")) == []
+    assert store.first_undecided("demo", "alice") == 1
+    store.add_decision(sentence, annotator="alice", answer="accept", spans=[kyiv])
+    assert store.draft(sentence.id, "alice") is None
+    store.save_draft(sentence, "alice", [], [])
+    store.discard_draft(sentence.id, "alice")
+    assert store.draft(sentence.id, "alice") is None

@@ -640,10 +640,50 @@ class Store:
             if skip_existing and cur.rowcount == 0:
                 return None
             decision_id = int(cur.lastrowid)
+            if not gold:
+                # A saved decision ends the sentence's draft (in the same transaction).
+                self.conn.execute(
+                    "DELETE FROM drafts WHERE dataset_id = ? AND annotator = ? AND sentence_id = ?",
+                    (dataset_id, annotator, sentence.id),
+                )
         return Decision(
             decision_id, uid, sentence.id, annotator, session, answer, clean_spans, clean_relations,
             created_at, float(seconds), supersedes, kind, gold, dict(meta or {}),
         )
+
+    # -- drafts (unsaved edits; never decisions) -------------------------------------------------
+
+    def save_draft(
+        self, sentence: Sentence, annotator: str, spans: Sequence[Span], relations: Sequence[Relation]
+    ) -> None:
+        """Keep the annotator's unsaved edits of a sentence durably (one committed row, replaced).
+
+        A draft is not a decision: no export, agreement, progress or statistic reads it. Saving a
+        decision for the sentence removes it.
+        """
+        clean_spans = tuple(sorted(Span(s.start, s.end, s.label, s.token_start, s.token_end) for s in spans))
+        clean_relations = tuple(sorted(set(relations)))
+        self.validate_annotation(sentence, clean_spans, clean_relations)
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO drafts (dataset_id, annotator, sentence_id, spans, relations, updated_at)"
+                " SELECT dataset_id, ?, id, ?, ?, ? FROM sentences WHERE id = ?"
+                " ON CONFLICT (dataset_id, annotator, sentence_id) DO UPDATE SET spans = excluded.spans,"
+                " relations = excluded.relations, updated_at = excluded.updated_at",
+                (annotator, encode_spans(clean_spans), encode_relations(clean_relations), time.time(), sentence.id),
+            )
+
+    def draft(self, sentence_id: int, annotator: str) -> tuple[tuple[Span, ...], tuple[Relation, ...]] | None:
+        """The annotator's draft of the sentence as (spans, relations), or None."""
+        row = self._one(
+            "SELECT spans, relations FROM drafts WHERE sentence_id = ? AND annotator = ?", (sentence_id, annotator)
+        )
+        return None if row is None else (decode_spans(row[0]), decode_relations(row[1]))
+
+    def discard_draft(self, sentence_id: int, annotator: str) -> None:
+        """Forget the annotator's draft of the sentence (nothing else changes)."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM drafts WHERE sentence_id = ? AND annotator = ?", (sentence_id, annotator))
 
     def decision(self, decision_id: int) -> Decision:
         row = self._one(f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.id = ?", (decision_id,))

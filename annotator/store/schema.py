@@ -131,5 +131,48 @@ def _v2_current_index(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_current_index]
+def _v3_current_upsert_and_drafts(conn: sqlite3.Connection) -> None:
+    """Keep ``current`` right under ``INSERT OR IGNORE`` and add durable drafts.
+
+    SQLite applies the conflict policy of the statement that fired a trigger to the statements
+    inside it, so the v2 trigger's ``INSERT OR REPLACE`` became ``INSERT OR IGNORE`` when imports
+    and merges inserted with ``INSERT OR IGNORE``: ``current`` kept naming the first decision. An
+    upsert (``ON CONFLICT DO UPDATE``) is not overridden that way. ``current`` is rebuilt from the
+    history, which stays the only source of truth.
+
+    ``drafts`` holds the unsaved edits of a sentence (one row per dataset, annotator and sentence,
+    replaced on every edit, removed when a decision is saved). A draft is never a decision: it
+    counts in no export, agreement, progress or statistics.
+    """
+    _run_script(conn,
+        """
+        DROP TRIGGER decisions_keep_current;
+        CREATE TRIGGER decisions_keep_current AFTER INSERT ON decisions
+        BEGIN
+            INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
+            VALUES (NEW.dataset_id, NEW.annotator, NEW.gold, NEW.sentence_id, NEW.id, NEW.answer)
+            ON CONFLICT (dataset_id, annotator, gold, sentence_id)
+            DO UPDATE SET decision_id = excluded.decision_id, answer = excluded.answer;
+        END;
+        DELETE FROM current;
+        INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
+            SELECT d.dataset_id, d.annotator, d.gold, d.sentence_id, d.id, d.answer
+            FROM decisions d
+            WHERE d.id = (SELECT MAX(id) FROM decisions d2
+                          WHERE d2.sentence_id = d.sentence_id AND d2.annotator = d.annotator
+                            AND d2.gold = d.gold);
+        CREATE TABLE drafts (
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            annotator TEXT NOT NULL,
+            sentence_id INTEGER NOT NULL REFERENCES sentences(id),
+            spans TEXT NOT NULL DEFAULT '[]',
+            relations TEXT NOT NULL DEFAULT '[]',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (dataset_id, annotator, sentence_id)
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [_v1_initial, _v2_current_index, _v3_current_upsert_and_drafts]
 SCHEMA_VERSION = len(MIGRATIONS)
