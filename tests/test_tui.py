@@ -714,3 +714,41 @@ async def test_enter_chooses_the_child_then_accepts(db, scheme):
         assert screen.position == 4
         await pilot.press("escape", "enter")
         assert screen.position == 5
+
+
+def burst(app, *keys: str) -> None:
+    """Send keys the way a terminal delivers a fast typist's keys: all queued at once, no pause."""
+    from textual import events
+
+    names = {" ": "space", ":": "colon", "/": "slash", "?": "question_mark", "[": "left_square_bracket", "]": "right_square_bracket"}
+    for key in keys:
+        character = key if len(key) == 1 else {"colon": ":", "slash": "/", "space": " "}.get(key)
+        app._driver.send_message(events.Key(names.get(key, key), character))
+
+
+@sync
+async def test_keys_typed_right_after_slash_or_colon_reach_the_prompt(db, scheme):
+    """Issue #17 item 8: "/Obama⏎" and ":12⏎" in one burst search "Obama" / go to 12, every time."""
+    app = make_app(db, scheme, start=1)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        burst(app, "colon", *"12", "enter")
+        await pilot.pause()
+        assert screen.position == 12
+        burst(app, "slash", *"ATACMS", "enter")
+        await pilot.pause()
+        assert screen.position == 16 and "found 'ATACMS' in sentence 16" in str(screen.query_one("#status").render())
+        # A different word right after a search: the previous one must not be re-run, nor a tail of it.
+        burst(app, "slash", *"Umerov", "enter")
+        await pilot.pause()
+        with Store(db) as store:
+            expected = store.search("demo", "Umerov", after_position=16)
+        assert screen.position == expected and "found 'Umerov'" in str(screen.query_one("#status").render())
+        # Keys after the prompt closes are bindings again, in order: go to 3, then skip to 4.
+        burst(app, "colon", "3", "enter", "space")
+        await pilot.pause()
+        assert screen.position == 4
+        # Escape cancels; the keys after it act on the sentence.
+        burst(app, "colon", "9", "escape", "right_square_bracket")
+        await pilot.pause()
+        assert screen.position == 5 and not screen.prompt_bar.is_open

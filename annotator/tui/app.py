@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.message import Message
 from textual.screen import Screen
@@ -22,6 +22,7 @@ from textual.worker import get_current_worker
 from ..keymap import DEFAULT_KEYMAP, keys_display
 from ..model import Suggestion
 from ..store import Store
+from .widgets.prompt_bar import open_prompt_bar
 
 SUGGEST_AHEAD = 11
 """Sentences (the current one and the next ten) given suggestions in the background."""
@@ -105,6 +106,17 @@ class AnnotatorApp(App[None]):
 
         self.annotate_screen = AnnotateScreen()
         self.push_screen(self.annotate_screen)
+
+    async def on_event(self, event: events.Event) -> None:
+        # While a prompt (/ or :) is open every key that bubbles up goes to it, in the order typed:
+        # see widgets/prompt_bar.py for why this keeps the keys typed right after / or :.
+        if isinstance(event, events.Key) and event.is_forwarded:
+            bar = open_prompt_bar(self.screen)
+            if bar is not None:
+                event.stop()
+                bar.feed(event)
+                return
+        await super().on_event(event)
 
     def on_unmount(self) -> None:
         self.store.close()

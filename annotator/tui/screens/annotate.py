@@ -26,11 +26,11 @@ from ...keymap import DEFAULT_KEYMAP, key_name
 from ...model import Decision, Sentence
 from ...segment import paragraphs
 from ..widgets.label_bar import LabelBar
+from ..widgets.prompt_bar import PromptBar
 from ..widgets.relation_list import RelationList
 from ..widgets.sentence_view import SentenceView
 from ..widgets.span_list import SpanList
 from .help import HelpScreen
-from .prompt import PromptScreen
 
 FOOTER_NAMES = {
     "accept": "accept",
@@ -124,6 +124,11 @@ class AnnotateScreen(Screen):
     # -- shortcuts -----------------------------------------------------------------------------
 
     @property
+    def prompt_bar(self) -> PromptBar:
+        """The one-line prompt of / and : (the app hands it the keys while it is open)."""
+        return self.query_one(PromptBar)
+
+    @property
     def store(self):
         return self.app.store
 
@@ -151,6 +156,7 @@ class AnnotateScreen(Screen):
                 yield Static("Relations", classes="side-title")
                 yield RelationList(id="relations")
         yield LabelBar(id="labels")
+        yield PromptBar(id="prompt")
         yield Static(id="status")
         yield Footer()
 
@@ -609,7 +615,7 @@ class AnnotateScreen(Screen):
                 return
             self.go_to(int(text))
 
-        self.app.push_screen(PromptScreen(f"Go to sentence (1-{self.count}):", "number"), chosen)
+        self.prompt_bar.open(f"Go to sentence (1-{self.count}):", chosen, placeholder="number")
 
     def action_search(self) -> None:
         def chosen(value: str | None) -> None:
@@ -623,7 +629,9 @@ class AnnotateScreen(Screen):
             wrapped = " (from the top)" if found <= self.position else ""
             self.go_to(found, message=f"found {value!r} in sentence {found}{wrapped}")
 
-        self.app.push_screen(PromptScreen("Search the text (from the next sentence, wraps around):", "text", self.last_search), chosen)
+        self.prompt_bar.open(
+            "Search the text (from the next sentence, wraps around):", chosen, placeholder="text", value=self.last_search
+        )
 
     def action_toggle_context(self) -> None:
         self.context_mode = (self.context_mode + 1) % len(CONTEXT_MODES)
