@@ -7,6 +7,21 @@ sentences after ``.``, ``!``, ``?`` (closing quotes and brackets stay with the s
 an opening quote starts the next one; ``U.S.`` followed by a capitalised function word ends one).
 Whitespace is never part of a sentence or a token.
 
+Names may contain ``!`` and ``?`` ("New Yahoo! Comedy Channel", "Jeopardy! host"), and an entity or
+relation can never cross a sentence boundary, so a wrong split makes a correct annotation impossible
+while a wrong join only makes a sentence longer. Where the text cannot tell, the rule therefore joins:
+
+- the headline (the title line, and the kicker above it, see :func:`headline`) is never split: a
+  one-line first paragraph (or the one-line paragraph after a kicker) of an article that has more
+  paragraphs, unless it ends with ``.``, ``!`` or ``?`` (then it is read as body text, and the
+  next rule still keeps names whole);
+- after a ``!`` or ``?`` directly followed by a word, a sentence starts only if that word is
+  capitalised, and, when the ``!``/``?`` is attached to a capitalised word (``Yahoo!``), only if the
+  next word cannot continue a name: a function word, pronoun or similar sentence opener (``The``,
+  ``He``, ``Me``, ``Nobody``…). So "Yahoo! News reported" and "Jeopardy! host" stay whole while
+  "Wow! The crowd cheered", "Who? Me?" and "It was great! Ahmed said" split. The cost, by design:
+  "Wow! Ahmed said." is one sentence.
+
 spaCy is imported the first time a ``Segmenter`` is used, never at module import.
 """
 
@@ -74,6 +89,34 @@ def headline(text: str) -> tuple[str, str | None]:
         if 1 <= len(words) <= 2 and not re.search(r"[.!?:;,]$", first_line) and "\n" not in second.strip():
             return second.strip(), first_line
     return first_line, None
+
+
+_CLOSERS = "\"'”’»)]}›"
+
+
+def _unsplit_paragraphs(text: str, spans: Sequence[tuple[int, int]]) -> frozenset[int]:
+    """Indices (into ``spans``) of the headline paragraphs that are never split into sentences.
+
+    The title is the first paragraph, or the second after a kicker (the same reading as
+    :func:`headline`); it counts only when it is one line, the article has more paragraphs, and it
+    does not end with ``.``, ``!`` or ``?`` (a line that does is read as body text).
+    """
+    if len(spans) < 2:
+        return frozenset()
+    first = text[spans[0][0] : spans[0][1]]
+    if "\n" in first or "\r" in first:
+        return frozenset()
+    found = {0}
+    title = 0
+    words = first.split()
+    if 1 <= len(words) <= 2 and not re.search(r"[.!?:;,]$", first):
+        second = text[spans[1][0] : spans[1][1]]
+        if "\n" not in second and "\r" not in second:
+            title = 1
+            found.add(1)
+    if text[spans[title][0] : spans[title][1]].rstrip(_CLOSERS).endswith((".", "!", "?")):
+        found.discard(title)
+    return frozenset(found)
 
 
 def _first_paragraphs(text: str, count: int) -> Iterator[tuple[int, int]]:
@@ -153,8 +196,11 @@ class Segmenter:
             sentences: list[SegmentedSentence] = []
             docs = []
             pieces = [text[a:b] for a, b in spans]
-            for (para_start, _), piece, doc in zip(spans, pieces, nlp.pipe(pieces, batch_size=self.batch_size)):
-                sentences.extend(_split_paragraph(doc, para_start, self.patterns is not None, piece, hashes))
+            whole = _unsplit_paragraphs(text, spans)
+            for number, ((para_start, _), piece, doc) in enumerate(zip(spans, pieces, nlp.pipe(pieces, batch_size=self.batch_size))):
+                sentences.extend(
+                    _split_paragraph(doc, para_start, self.patterns is not None, piece, hashes, whole=number in whole)
+                )
                 if keep_docs:
                     docs.append((para_start, doc))
             yield (text, sentences, docs) if keep_docs else (text, sentences)
@@ -181,6 +227,7 @@ class _Hashes:
         self.enders = frozenset(strings.add(ch) for ch in Sentencizer.default_punct_chars)
         self.openers = frozenset(strings.add(ch) for ch in _OPENING_QUOTES)
         self.straight = frozenset(strings.add(ch) for ch in _STRAIGHT_QUOTES)
+        self.in_names = frozenset(strings.add(ch) for ch in "!?")
 
     @classmethod
     def of(cls, vocab) -> "_Hashes":
@@ -191,14 +238,20 @@ class _Hashes:
 
 
 def _split_paragraph(
-    doc: "Doc", offset: int, with_patterns: bool = False, text: str | None = None, hashes: "_Hashes | None" = None
+    doc: "Doc",
+    offset: int,
+    with_patterns: bool = False,
+    text: str | None = None,
+    hashes: "_Hashes | None" = None,
+    whole: bool = False,
 ) -> list[SegmentedSentence]:
-    """Sentences of one paragraph Doc, with article offsets.
+    """Sentences of one paragraph Doc, with article offsets (one sentence when ``whole``).
 
     The rule is spaCy's sentencizer's (a sentence ends after a token in its punctuation list,
     once a token follows that is not punctuation), applied in one pass over ``Doc.to_array``
     columns so no spaCy ``Token`` object is made; whitespace tokens are skipped; an opening quote
-    after a sentence end starts the next sentence; ``U.S.`` + a capitalised function word ends one.
+    after a sentence end starts the next sentence; ``U.S.`` + a capitalised function word ends one;
+    a ``!``/``?`` that may belong to a name does not end one (:func:`_continues_name`).
     """
     from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, ORTH
 
@@ -210,14 +263,18 @@ def _split_paragraph(
     if hashes is None:
         hashes = _Hashes.of(doc.vocab)
     idx, lengths, space, punct, orth = doc.to_array([IDX, LENGTH, IS_SPACE, IS_PUNCT, ORTH]).T.tolist()
-    enders, openers, straight = hashes.enders, hashes.openers, hashes.straight
+    enders, openers, straight, in_names = hashes.enders, hashes.openers, hashes.straight, hashes.in_names
     starts: list[int] = []
     seen_end = False
-    for i in range(n):
+    last_end = -1
+    for i in range(0 if whole else n):
         if space[i]:
             continue
         o = orth[i]
         if seen_end and not punct[i] and o not in enders:
+            if orth[last_end] in in_names and _continues_name(text, idx, lengths, space, last_end, i):
+                seen_end = False
+                continue
             # move back over opening quotes that belong to this sentence
             k = i
             while k - 1 > previous_word_floor(starts) and orth[k - 1] in openers and not space[k - 1] and (
@@ -228,7 +285,8 @@ def _split_paragraph(
             seen_end = False
         elif o in enders:
             seen_end = True
-    if "." in text:
+            last_end = i
+    if "." in text and not whole:
         for match in _ABBREVIATION_BREAK.finditer(text):
             if match.group(1).lower() in _FUNCTION_WORDS:
                 position = bisect.bisect_left(idx, match.start(1))
@@ -267,3 +325,37 @@ _FUNCTION_WORDS = frozenset(
     "a an the he she it they we i you his her its their our this that these those when while but and "
     "so yet if as after before then there here in on at for with by from meanwhile however".split()
 )
+
+_SENTENCE_OPENERS = _FUNCTION_WORDS | frozenset(
+    "me my mine him us them your yours who whom whose what which where why how whoever whatever "
+    "nobody somebody someone everyone everybody nothing something everything no yes not never none "
+    "or nor because although though unless until since once all some many most every each both "
+    "is are was were am be been do does did have has had will would can could shall should may "
+    "might must let please thanks thank well oh ah wow ok okay hey hi hello now today".split()
+)
+"""Words that open a sentence and cannot continue a name: after ``Yahoo!`` they start a new one."""
+
+
+def _continues_name(text: str, idx: list[int], lengths: list[int], space: list[int], bang: int, nxt: int) -> bool:
+    """Whether the word at ``nxt`` continues the sentence across the ``!``/``?`` at ``bang``.
+
+    Only when the mark is the token right before the word (no closing quote or bracket between):
+    a lowercase word continues ("Jeopardy! host", "Yahoo! reported"); a capitalised word continues
+    when the mark is attached to a capitalised word ("Yahoo! News", "New Yahoo! Comedy Channel")
+    and the word is not a sentence opener ("Wow! The crowd", "Who? Me?" split).
+    """
+    k = nxt - 1
+    while k > bang and space[k]:
+        k -= 1
+    if k != bang:
+        return False
+    first = text[idx[nxt]]
+    if first.islower():
+        return True
+    if not first.isupper() or bang == 0:
+        return False
+    before = bang - 1
+    if space[before] or idx[before] + lengths[before] != idx[bang] or not text[idx[before]].isupper():
+        return False
+    word = text[idx[nxt] : idx[nxt] + lengths[nxt]]
+    return word.lower() not in _SENTENCE_OPENERS

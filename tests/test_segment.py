@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 from annotator.segment import Segmenter, content_hash, headline, paragraphs
 
-from .conftest import SEED
+from .conftest import SEED, shared_data
 
 SEGMENTER = Segmenter()
 
@@ -112,3 +112,67 @@ def test_offsets_reconstruct_any_text(parts):
 @pytest.mark.parametrize("text", ["", "   ", "\r\n\r\n"])
 def test_blank_text_has_no_sentences(text):
     assert SEGMENTER.segment(text) == []
+
+
+# Issue 17 item 10: a split inside a name makes the entity impossible to annotate.
+
+
+def test_headline_is_never_split_inside_a_name():
+    text = "New Yahoo! Comedy Channel launches today\n\nThe channel opened. Viewers came."
+    assert sentences(text) == ["New Yahoo! Comedy Channel launches today", "The channel opened.", "Viewers came."]
+    assert headline(text) == ("New Yahoo! Comedy Channel launches today", None)
+
+
+def test_headline_after_a_kicker_is_never_split():
+    text = "Media\n\nWho? Me? Star denies Yahoo! Comedy rumours\n\nBody text. More."
+    assert sentences(text) == ["Media", "Who? Me? Star denies Yahoo! Comedy rumours", "Body text.", "More."]
+
+
+def test_first_paragraph_ending_with_sentence_punctuation_is_body_not_headline():
+    assert sentences("Paris is nice. Berlin is big.\n\nMore here.") == ["Paris is nice.", "Berlin is big.", "More here."]
+    assert sentences("Is it over? Nobody knows!\n\nMore here.") == ["Is it over?", "Nobody knows!", "More here."]
+    # a headline ending with "?" is read as text, and the name rule still keeps "Yahoo! Comedy" whole
+    assert sentences("Will New Yahoo! Comedy last?\n\nBody.") == ["Will New Yahoo! Comedy last?", "Body."]
+    # a one-paragraph text has no headline: its sentences split as usual
+    assert sentences("Who? Me? Yes.") == ["Who?", "Me?", "Yes."]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Yahoo! News reported the deal. It rose.", ["Yahoo! News reported the deal.", "It rose."]),
+        ("He joined the New Yahoo! Comedy Channel in May.", ["He joined the New Yahoo! Comedy Channel in May."]),
+        ("Jeopardy! host Ken Jennings said hello.", ["Jeopardy! host Ken Jennings said hello."]),
+        ("Shares of Yahoo! rose on Monday.", ["Shares of Yahoo! rose on Monday."]),
+        ("Who Wants to Be a Millionaire? host Regis Philbin left.", ["Who Wants to Be a Millionaire? host Regis Philbin left."]),
+        # real sentence ends still split
+        ("Who? Me? Yes.", ["Who?", "Me?", "Yes."]),
+        ("Wow! The crowd cheered.", ["Wow!", "The crowd cheered."]),
+        ("It was great! Ahmed said so.", ["It was great!", "Ahmed said so."]),
+        ("Want to come to the White House? We should talk.", ["Want to come to the White House?", "We should talk."]),
+        ("He shouted Help! Nobody came.", ["He shouted Help!", "Nobody came."]),
+        ('"Stop!" Police said it twice.', ['"Stop!"', "Police said it twice."]),
+        ("Is it over ? Nobody knows.", ["Is it over ?", "Nobody knows."]),
+    ],
+)
+def test_bang_and_question_mark_inside_names(text, expected):
+    assert sentences(text) == expected
+    check_offsets(text)
+
+
+def test_entity_in_headline_is_inside_one_sentence():
+    text = "Fans flock to New Yahoo! Comedy Channel\n\nThe New Yahoo! Comedy Channel opened. Fans came."
+    name = "New Yahoo! Comedy Channel"
+    for start in (text.index(name), text.index(name, text.index(name) + 1)):
+        inside = [s for s in SEGMENTER.segment(text) if s.start <= start and start + len(name) <= s.end]
+        assert len(inside) == 1
+
+
+def test_news_corpus_and_seed_segment_as_before():
+    """The name rule changes no boundary of the Wikinews sample or the seed (none holds a name with
+    ``!``/``?``); counts recorded before the change."""
+    news = shared_data("news")
+    counts = {p.name: len(SEGMENTER.segment(p.read_text(encoding="utf-8"))) for p in sorted(news.glob("*.txt"))}
+    assert len(counts) == 24
+    assert sum(counts.values()) == 750
+    assert len(SEGMENTER.segment(SEED.read_text(encoding="utf-8"))) == 22
