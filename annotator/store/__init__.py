@@ -103,6 +103,38 @@ class SentenceRow:
     article_title: str
 
 
+@dataclass(frozen=True)
+class VerifyProblem:
+    """One problem ``Store.verify`` found: its kind, the sentence position (when known), a message."""
+
+    kind: str
+    position: int | None
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    """What ``Store.verify`` checked and found."""
+
+    dataset: str
+    integrity: list[str] = field(default_factory=list)
+    """``PRAGMA integrity_check`` lines (``["ok"]`` when healthy)."""
+    decisions: int = 0
+    spans: int = 0
+    relations: int = 0
+    current_rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[VerifyProblem] = field(default_factory=list)
+
+    @property
+    def integrity_ok(self) -> bool:
+        return self.integrity == ["ok"]
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity_ok and not self.counts
+
+
 @dataclass
 class ImportCounts:
     """What one import added (or found already there)."""
@@ -779,6 +811,14 @@ class Store:
         )
         return [r[0] for r in rows]
 
+    def reviewers(self, dataset: str) -> list[str]:
+        """Names that wrote gold decisions in the dataset (the reviewers)."""
+        dataset_id = self._dataset_id(dataset)
+        rows = self._query(
+            "SELECT DISTINCT annotator FROM current WHERE dataset_id = ? AND gold = 1 ORDER BY annotator", (dataset_id,)
+        )
+        return [r[0] for r in rows]
+
     def current_decisions(
         self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
     ) -> Iterator[tuple[Sentence, Decision]]:
@@ -802,10 +842,100 @@ class Store:
                 sentence = self._sentence(row[:8])
             yield sentence, self._decision(row[8:])
 
+    # -- verification --------------------------------------------------------------------------
+
+    def verify(self, dataset: str, *, limit: int = 20) -> "VerifyReport":
+        """Check the database itself for ``annotator check``.
+
+        SQLite's ``integrity_check``; ``current`` against the history (each (annotator, gold,
+        sentence) row names the group's latest decision, with its answer; none missing, none
+        extra); every stored decision's spans on token boundaries of its sentence; relations
+        naming spans of the same decision. Problems are counted per kind and the first ``limit``
+        are listed with the sentence position.
+        """
+        dataset_id = self._dataset_id(dataset)
+        report = VerifyReport(dataset)
+        try:
+            report.integrity = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:  # damaged beyond what the check can walk: nothing else is trustworthy
+            report.integrity = [f"integrity check failed: {exc}"]
+            return report
+
+        def note(kind: str, position: int | None, message: str) -> None:
+            report.counts[kind] = report.counts.get(kind, 0) + 1
+            if len(report.problems) < limit:
+                report.problems.append(VerifyProblem(kind, position, message))
+
+        # current rows that are stale (a later decision exists, or the answer differs) or point nowhere
+        for (sentence_id, position, annotator, gold, current_id, latest_id, answer, latest_answer) in self._query(
+            "SELECT c.sentence_id, s.position, c.annotator, c.gold, c.decision_id,"
+            " (SELECT MAX(d.id) FROM decisions d WHERE d.sentence_id = c.sentence_id AND d.annotator = c.annotator"
+            "  AND d.gold = c.gold AND d.dataset_id = c.dataset_id) AS latest,"
+            " c.answer, (SELECT d.answer FROM decisions d WHERE d.id = c.decision_id)"
+            " FROM current c LEFT JOIN sentences s ON s.id = c.sentence_id WHERE c.dataset_id = ?"
+            " AND (latest IS NULL OR latest != c.decision_id OR c.answer IS NOT"
+            "  (SELECT d.answer FROM decisions d WHERE d.id = c.decision_id))",
+            (dataset_id,),
+        ):
+            who = f"{annotator}{' (gold)' if gold else ''}"
+            if latest_id is None:
+                note("current row without a decision", position,
+                     f"current names decision {current_id} of {who}, but {who} has no decision for this sentence")
+            elif latest_id != current_id:
+                note("stale current row", position,
+                     f"current names decision {current_id} of {who}, but the latest is {latest_id}")
+            else:
+                note("stale current row", position,
+                     f"current says {answer!r} for decision {current_id} of {who}, the decision says {latest_answer!r}")
+        for (position, annotator, gold, latest_id) in self._query(
+            "SELECT s.position, d.annotator, d.gold, MAX(d.id) FROM decisions d JOIN sentences s ON s.id = d.sentence_id"
+            " WHERE d.dataset_id = ? AND NOT EXISTS (SELECT 1 FROM current c WHERE c.dataset_id = d.dataset_id"
+            " AND c.annotator = d.annotator AND c.gold = d.gold AND c.sentence_id = d.sentence_id)"
+            " GROUP BY d.sentence_id, d.annotator, d.gold ORDER BY s.position",
+            (dataset_id,),
+        ):
+            who = f"{annotator}{' (gold)' if gold else ''}"
+            note("missing current row", position, f"decision {latest_id} of {who} is not in current")
+        report.current_rows = self._one("SELECT COUNT(*) FROM current WHERE dataset_id = ?", (dataset_id,))[0]
+
+        # every stored decision (history included): spans on token boundaries, relations to its spans
+        cur = self.conn.execute(
+            "SELECT d.id, d.annotator, d.gold, d.spans, d.relations, s.id, s.position, s.text, s.tokens"
+            " FROM decisions d JOIN sentences s ON s.id = d.sentence_id WHERE d.dataset_id = ?"
+            " ORDER BY s.position, d.id",
+            (dataset_id,),
+        )
+        sentence_id = None
+        tokens: tuple[Token, ...] = ()
+        for (decision_id, annotator, gold, spans_json, relations_json, sid, position, text, tokens_json) in cur:
+            report.decisions += 1
+            if sid != sentence_id:
+                sentence_id, tokens = sid, decode_tokens(text, tokens_json)
+            who = f"{annotator}{' (gold)' if gold else ''}"
+            spans = decode_spans(spans_json)
+            report.spans += len(spans)
+            for span in spans:
+                problem = span_problem(span, text, tokens)
+                if problem:
+                    note("span off token boundaries", position, f"decision {decision_id} of {who}: {span.label} {problem}")
+            relations = decode_relations(relations_json)
+            report.relations += len(relations)
+            for relation in relations:
+                problem = relation_problem(relation, spans)
+                if problem:
+                    note("relation to a missing span", position, f"decision {decision_id} of {who}: {problem}")
+        return report
+
     # -- statistics ----------------------------------------------------------------------------
 
     def stats(self, dataset: str) -> dict[str, Any]:
-        """Counts for ``annotator stats``: articles, sentences, suggestions, decisions, spans per label."""
+        """Counts for ``annotator stats``: articles, sentences, suggestions, decisions, spans per label.
+
+        Annotators' decisions and reviewers' gold decisions are counted separately:
+        ``decisions_per_annotator`` / ``spans_per_label_per_annotator`` (annotators only),
+        ``gold_decisions_per_reviewer`` / ``gold_spans_per_label`` (gold only); ``spans_per_label``
+        and ``relations_per_label`` sum the annotators' current accepted decisions, gold excluded.
+        """
         dataset_id = self._dataset_id(dataset)
         articles = self._one("SELECT COUNT(*) FROM articles WHERE dataset_id = ?", (dataset_id,))[0]
         sentences = self.sentence_count(dataset)
@@ -822,30 +952,39 @@ class Store:
             " WHERE s.dataset_id = ?",
             (dataset_id,),
         )[0]
+        # Annotators and reviewers (gold) are counted apart: a sum over both counts a sentence twice.
         decisions: dict[str, dict[str, int]] = {}
+        gold_decisions: dict[str, dict[str, int]] = {}
         for (annotator, gold, answer, n) in self._query(
             "SELECT annotator, gold, answer, COUNT(*) FROM current WHERE dataset_id = ? AND answer IS NOT NULL"
             " GROUP BY annotator, gold, answer ORDER BY annotator, answer",
             (dataset_id,),
         ):
-            key = f"{annotator} (gold)" if gold else annotator
-            decisions.setdefault(key, {})[answer] = n
+            (gold_decisions if gold else decisions).setdefault(annotator, {})[answer] = n
+        gold_sentences = self._one(
+            "SELECT COUNT(DISTINCT sentence_id) FROM current WHERE dataset_id = ? AND gold = 1 AND answer IS NOT NULL",
+            (dataset_id,),
+        )[0]
+        per_annotator: dict[str, dict[str, dict[str, int]]] = {"spans": {}, "relations": {}}
+        gold_labels: dict[str, dict[str, int]] = {"spans": {}, "relations": {}}
+        for what in ("spans", "relations"):
+            for (annotator, gold, label, n) in self._query(
+                "SELECT c.annotator, c.gold, json_extract(j.value, '$.label') AS label, COUNT(*) FROM current c"
+                f" JOIN decisions d ON d.id = c.decision_id, json_each(d.{what}) j"
+                " WHERE c.dataset_id = ? AND c.answer = 'accept' GROUP BY c.annotator, c.gold, label"
+                " ORDER BY c.annotator, label",
+                (dataset_id,),
+            ):
+                if gold:
+                    gold_labels[what][label] = gold_labels[what].get(label, 0) + n
+                else:
+                    per_annotator[what].setdefault(annotator, {})[label] = n
         span_labels: dict[str, int] = {}
         relation_labels: dict[str, int] = {}
-        for (label, n) in self._query(
-            "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM current c"
-            " JOIN decisions d ON d.id = c.decision_id, json_each(d.spans) j"
-            " WHERE c.dataset_id = ? AND c.answer = 'accept' GROUP BY label ORDER BY label",
-            (dataset_id,),
-        ):
-            span_labels[label] = n
-        for (label, n) in self._query(
-            "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM current c"
-            " JOIN decisions d ON d.id = c.decision_id, json_each(d.relations) j"
-            " WHERE c.dataset_id = ? AND c.answer = 'accept' GROUP BY label ORDER BY label",
-            (dataset_id,),
-        ):
-            relation_labels[label] = n
+        for totals, what in ((span_labels, "spans"), (relation_labels, "relations")):
+            for labels in per_annotator[what].values():
+                for label, n in labels.items():
+                    totals[label] = totals.get(label, 0) + n
         history_rows = self._one("SELECT COUNT(*) FROM decisions WHERE dataset_id = ?", (dataset_id,))[0]
         return {
             "dataset": dataset,
@@ -854,9 +993,15 @@ class Store:
             "sentences_with_suggestions": sentences_with_suggestions,
             "suggestions_per_label": suggestion_labels,
             "decisions_per_annotator": decisions,
+            "gold_decisions_per_reviewer": gold_decisions,
+            "gold_sentences": gold_sentences,
             "history_rows": history_rows,
-            "spans_per_label": span_labels,
-            "relations_per_label": relation_labels,
+            "spans_per_label": {k: span_labels[k] for k in sorted(span_labels)},
+            "relations_per_label": {k: relation_labels[k] for k in sorted(relation_labels)},
+            "spans_per_label_per_annotator": per_annotator["spans"],
+            "relations_per_label_per_annotator": per_annotator["relations"],
+            "gold_spans_per_label": gold_labels["spans"],
+            "gold_relations_per_label": gold_labels["relations"],
         }
 
 
