@@ -745,6 +745,38 @@ class SentenceEditor:
         self.relabel_target = rel
         return True
 
+    # -- drafts --------------------------------------------------------------------------------
+
+    def apply_draft(self, spans: Iterable[Span], relations: Iterable[Relation]) -> bool:
+        """Show a kept draft (unsaved spans and relations) over the current state, as one edit.
+
+        ``undo_edit`` then goes back to what the editor showed before (the suggestions or the saved
+        decision). A draft span or relation identical to one already shown keeps its state
+        (suggested or confirmed); the others are confirmed. Invalid parts are left out (``message``).
+        """
+        self._begin()
+        shown_spans = {s.key: s for s in self.spans}
+        shown_relations = {r.relation: r for r in self.relations}
+        new_spans: list[EditSpan] = []
+        for span in spans:
+            shown = shown_spans.get(span.key)
+            if shown is not None and shown.label == span.label:
+                new_spans.append(shown)
+            else:
+                new_spans.append(EditSpan(replace(span, source=None), False))
+        new_relations = [shown_relations.get(rel, EditRelation(rel, False)) for rel in relations]
+        kept_spans, kept_relations, dropped = self._sanitize(new_spans, new_relations)
+        if dropped:
+            self.message = f"{dropped} span{'s' if dropped != 1 else ''} of the draft left out (no longer valid)"
+        if (kept_spans, kept_relations) == (self.spans, self.relations):
+            return False
+        self._leave_relation_mode()
+        self._history.append(self.snapshot())
+        self.spans, self.relations = kept_spans, kept_relations
+        self.selected_relation = None
+        self.anchor = None
+        return True
+
     # -- undo and cancel -----------------------------------------------------------------------
 
     def cancel(self) -> bool:

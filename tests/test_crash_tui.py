@@ -63,3 +63,35 @@ def test_sigkill_never_loses_an_acknowledged_decision(tmp_path):
         missing = acknowledged - stored
         assert not missing, f"run {run}: acknowledged but not stored: {sorted(missing)}"
     assert acknowledged, "the screen acknowledged decisions"
+
+
+def test_sigkill_after_an_edit_keeps_the_draft_and_reopening_restores_it(tmp_path):
+    """Issue #17 item 13: an edit of an undecided sentence survives a killed terminal as a draft;
+    the draft is restored when the sentence is shown again and never counts as a decision."""
+    from annotator.store import Store
+
+    db = tmp_path / "draft.db"
+    assert run_cli("import", "demo", str(SEED), "--db", str(db), "--no-model").returncode == 0
+    command = f"{sys.executable} -m annotator annotate demo --annotator crash --db {db} --start 2"
+    tmux = Tmux("draft-kill")
+    tmux.start(command)
+    try:
+        tmux.wait_for("sentence 2 of", timeout=30)
+        tmux.keys("p")  # the word under the cursor becomes PERSON: an edit, not a decision
+        tmux.wait_for("▶ 1 PERSON", timeout=10)
+        pid = int(tmux.run("display", "-p", "-t", "main", "#{pane_pid}").strip())
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        tmux.run("kill-server")
+    with Store(db) as store:
+        sentence = store.sentence_at("demo", 2).sentence
+        draft = store.draft(sentence.id, "crash")
+        assert draft is not None and [s.label for s in draft[0]].count("PERSON") >= 1
+        assert store.progress("demo", "crash") == 0 and store.current_decision(sentence.id, "crash") is None
+    tmux = Tmux("draft-reopen")
+    tmux.start(command)
+    try:
+        screen = tmux.wait_for("draft restored", timeout=30)
+        assert "sentence 2 of" in screen and "decided 0/" in screen and "1 PERSON" in screen
+    finally:
+        tmux.run("kill-server")

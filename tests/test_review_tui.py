@@ -262,8 +262,10 @@ async def test_edit_discard_needs_two_q_and_stores_nothing(db, scheme):
         assert app.screen is screen and "discarded" in text_of(screen, "#status")
         await pilot.press("e", "escape")
         assert "edit cancelled" in text_of(screen, "#status") and app.screen is screen
-    _sentence, gold = sentence_and_gold(db, 3)
+    sentence, gold = sentence_and_gold(db, 3)
     assert gold is None
+    with Store(db) as store:  # editing a version keeps no draft (drafts are the annotate screen's)
+        assert store.draft(sentence.id, REVIEWER) is None
 
 
 @sync

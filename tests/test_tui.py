@@ -668,7 +668,7 @@ async def test_quit_warns_about_unsaved_edits(db, scheme):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("d", "q")
         assert app.is_running
-        assert "press q again" in str(app.screen.query_one("#status").render())
+        assert "q again quits and keeps them as a draft for next time" in str(app.screen.query_one("#status").render())
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
@@ -752,3 +752,86 @@ async def test_keys_typed_right_after_slash_or_colon_reach_the_prompt(db, scheme
         burst(app, "colon", "9", "escape", "right_square_bracket")
         await pilot.pause()
         assert screen.position == 5 and not screen.prompt_bar.is_open
+
+
+# -- drafts (issue #17 item 13) ------------------------------------------------------------------
+
+
+def draft_of(db: Path, position: int, annotator: str = ANNOTATOR):
+    with Store(db) as store:
+        return store.draft(store.sentence_at("demo", position).sentence.id, annotator)
+
+
+def shown(editor) -> list[tuple[str, str]]:
+    return [(editor.span_text(s.key), s.label) for s in editor.spans]
+
+
+@sync
+async def test_a_draft_survives_quitting_and_is_restored_on_reopen(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        suggested = shown(screen.editor)
+        await go_to_token(pilot, screen, token_index(screen.sentence, "CNN"))
+        await pilot.press("d")  # delete the CNN suggestion
+        edited = shown(screen.editor)
+        assert edited != suggested
+        assert draft_of(db, 4) is not None  # kept at once, not only at quit
+        await pilot.press("q", "q")
+        await pilot.pause()
+        assert not app.is_running
+    spans, _relations = draft_of(db, 4)
+    sentence, decision = current(db, 4)
+    assert [(sentence.text[s.start : s.end], s.label) for s in spans] == edited and decision is None
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert shown(screen.editor) == edited
+        assert "draft restored" in str(screen.query_one("#status").render())
+        assert screen.progress == 0 and "decided 0/22" in str(screen.query_one("#header").render())
+        await pilot.press("u")  # back to the suggestions: the draft is gone
+        assert shown(screen.editor) == suggested
+        assert draft_of(db, 4) is None
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running  # nothing unsaved: one q quits
+
+
+@sync
+async def test_a_draft_comes_back_when_navigating_and_goes_with_the_decision(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await go_to_token(pilot, screen, token_index(screen.sentence, "CNN"))
+        await pilot.press("d")
+        edited = shown(screen.editor)
+        await pilot.press("right_square_bracket", "left_square_bracket")
+        assert screen.position == 4 and shown(screen.editor) == edited
+        with Store(db) as store:
+            assert store.progress("demo", ANNOTATOR) == 0  # a draft is not a decision
+        await pilot.press("a")
+        assert screen.position == 5 and screen.progress == 1
+    assert draft_of(db, 4) is None
+    sentence, decision = current(db, 4)
+    assert [(sentence.text[s.start : s.end], s.label) for s in decision.spans] == edited
+
+
+@sync
+async def test_a_draft_of_a_decided_sentence_is_restored_over_the_decision(db, scheme):
+    app = make_app(db, scheme, start=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", "left_square_bracket")  # accept 5 and come back
+        screen = app.screen
+        saved = shown(screen.editor)
+        await pilot.press("tab", "d")
+        edited = shown(screen.editor)
+        assert edited != saved and draft_of(db, 5) is not None
+        await pilot.press("q", "q")
+    app = make_app(db, scheme, start=5)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert shown(screen.editor) == edited
+        assert "u goes back to the saved decision" in str(screen.query_one("#status").render())
+        assert screen.progress == 1
+        await pilot.press("u")
+        assert shown(screen.editor) == saved and draft_of(db, 5) is None

@@ -10,7 +10,7 @@ while a relation label is picked) and span-number digits are bindings added per 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from textual.app import ComposeResult
 from textual.actions import SkipAction
@@ -23,7 +23,7 @@ from textual.widgets import Footer, Static
 from ...editing import Mode, SentenceEditor
 from ...errors import AnnotationError, AnnotatorError
 from ...keymap import DEFAULT_KEYMAP, key_name
-from ...model import Decision, Sentence
+from ...model import Decision, Relation, Sentence, Span
 from ...segment import paragraphs
 from ..widgets.label_bar import LabelBar
 from ..widgets.prompt_bar import PromptBar
@@ -50,6 +50,16 @@ CONTEXT_MODES = ("neighbours", "paragraph", "article")
 """What ``v`` cycles through: the sentences around, the whole paragraph, the whole article."""
 
 ANSWER_BADGES = {"accept": "✔ accepted", "reject": "✘ rejected", "ignore": "– ignored"}
+
+
+def normalized(spans, relations) -> tuple[tuple[Span, ...], tuple[Relation, ...]]:
+    """Spans and relations in the store's canonical form (sorted, no sources), for comparing."""
+    return tuple(sorted(replace(s, source=None) for s in spans)), tuple(sorted(set(relations)))
+
+
+def content_of(editor: SentenceEditor) -> tuple[tuple[Span, ...], tuple[Relation, ...]]:
+    """What accepting would store, in canonical form (what a draft keeps)."""
+    return normalized(*editor.to_decision())
 
 
 def annotate_bindings() -> list[Binding]:
@@ -112,7 +122,12 @@ class AnnotateScreen(Screen):
         self.session_stack: list[SessionEntry] = []
         """Decisions of this session, newest last (what undo walks back)."""
         self.drafts: dict[int, SentenceEditor] = {}
-        """Unsaved edits of sentences left without a decision, by position."""
+        """Editors of sentences left with unsaved edits in this session, by position (with their undo)."""
+        self.draft_positions: set[int] = set()
+        """Positions known (this session) to have a draft in the store."""
+        self._baseline: tuple | None = None
+        self._stored_draft: tuple | None = None
+        self._synced: tuple | None = None
         self.shown_at = time.monotonic()
         self.last_search = ""
         self._articles: dict[int, ArticleContext] = {}
@@ -237,21 +252,33 @@ class AnnotateScreen(Screen):
         self.sentence = sentence
         self.article_title = row.article_title
         self.decision = self.store.current_decision(sentence.id, self.annotator)
-        editor = None
+        if self.decision is not None and self.decision.answer is not None:
+            base = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.scheme, self.decision)
+        else:
+            base = SentenceEditor.from_suggestions(
+                sentence.text, sentence.tokens, self.scheme, self.store.suggestions(sentence.id)
+            )
+            if base.spans:
+                base.place_cursor(base.spans[0].token_start)
+        self._baseline = content_of(base)
+        stored = self._load_draft(sentence)
+        self._stored_draft = None if stored is None else normalized(*stored)
+        self._synced = None
         if restore is not None:
             editor = restore.editor
             editor.message = ""
             self.drafts.pop(position, None)
         elif position in self.drafts:
             editor = self.drafts.pop(position)
-        elif self.decision is not None and self.decision.answer is not None:
-            editor = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.scheme, self.decision)
-        else:
-            editor = SentenceEditor.from_suggestions(
-                sentence.text, sentence.tokens, self.scheme, self.store.suggestions(sentence.id)
+        elif self._stored_draft is not None and self._stored_draft != self._baseline:
+            editor = base
+            editor.apply_draft(*self._stored_draft)
+            saved = "the saved decision" if self.decision is not None and self.decision.answer is not None else "the suggestions"
+            message = (message + " · " if message else "") + (
+                f"draft restored: edits not accepted yet (a accepts them, u goes back to {saved})"
             )
-            if editor.spans:
-                editor.place_cursor(editor.spans[0].token_start)
+        else:
+            editor = base
         self.editor = editor
         self.shown_at = time.monotonic()
         self.notice = message
@@ -259,8 +286,48 @@ class AnnotateScreen(Screen):
         self.query_one(SentenceView).show(editor, before, after, note)
         self._refresh_panels()
         self._refresh_header()
+        self._sync_draft()
         self._maybe_request_suggestions()
         return True
+
+    # -- drafts: the current sentence's unsaved edits, kept in the store ---------------------------
+
+    def _load_draft(self, sentence: Sentence):
+        try:
+            return self.store.draft(sentence.id, self.annotator)
+        except AnnotatorError as exc:
+            self.notice = f"the draft could not be read: {exc.message}"
+            return None
+
+    def _sync_draft(self) -> None:
+        """Keep the store's draft of this sentence equal to the editor: saved when its spans or
+        relations differ from the saved decision / suggestions, discarded when they are back to it.
+
+        Called after every edit; a no-op unless spans or relations changed (one small committed row).
+        """
+        editor, sentence = self.editor, self.sentence
+        if editor is None or sentence is None:
+            return
+        marker = (id(editor), id(editor.spans), id(editor.relations))
+        if marker == self._synced:
+            return
+        content = content_of(editor)
+        try:
+            if content == self._baseline:
+                if self._stored_draft is not None:
+                    self.store.discard_draft(sentence.id, self.annotator)
+                    self._stored_draft = None
+                self.draft_positions.discard(self.position)
+            elif content != self._stored_draft:
+                self.store.save_draft(sentence, self.annotator, *content)
+                self._stored_draft = content
+                self.draft_positions.add(self.position)
+            else:
+                self.draft_positions.add(self.position)
+        except AnnotatorError as exc:
+            self.say(f"the draft could not be kept: {exc.message}")
+            return
+        self._synced = marker
 
     def _maybe_request_suggestions(self) -> None:
         """Ask the app's worker for suggestions of this and the next sentences now and then."""
@@ -280,6 +347,8 @@ class AnnotateScreen(Screen):
         editor = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.scheme, self.store.suggestions(sentence.id))
         editor.place_cursor(cursor)
         self.editor = editor
+        self._baseline = content_of(editor)
+        self._sync_draft()
         self.query_one(SentenceView).editor = editor
         self.query_one(SentenceView).update_editor()
         self.notice = f"suggestions arrived ({len(editor.spans)} spans)" + (f"; {notice}" if notice else "")
@@ -343,6 +412,7 @@ class AnnotateScreen(Screen):
         self._quit_armed = False
         self.query_one(SentenceView).update_editor()
         self._refresh_panels()
+        self._sync_draft()
 
     # -- keys not in the keymap: label hotkeys, relation hotkeys, span numbers -----------------
     #
@@ -510,6 +580,7 @@ class AnnotateScreen(Screen):
             return
         self.session_stack.append(SessionEntry(self.position, decision, editor))
         self.drafts.pop(self.position, None)
+        self.draft_positions.discard(self.position)  # add_decision removed the stored draft
         self.progress = self.store.progress(self.dataset, self.annotator)
         done = f"{ANSWER_BADGES.get(answer, answer)}: sentence {self.position} saved"
         self.editor = None  # decided: nothing to keep as a draft
@@ -646,14 +717,16 @@ class AnnotateScreen(Screen):
         self.app.push_screen(HelpScreen(self.scheme, self.app.current_keys()))
 
     def action_quit(self) -> None:
-        """Quit; with unsaved edits (this sentence or drafts of others) the first press only warns."""
-        unsaved = len(self.drafts) + (1 if self.editor is not None and self.editor.is_dirty else 0)
+        """Quit. Edits not accepted are kept as drafts (in the store, after every edit); when there
+        are any, the first press says so and a second one quits."""
+        self._sync_draft()
+        unsaved = len(self.draft_positions)
         if unsaved and not self._quit_armed:
             self._quit_armed = True
-            self.say(
-                f"{unsaved} sentence{'s have' if unsaved != 1 else ' has'} edits not saved (a accepts):"
-                " press q again to quit without them"
-            )
+            if self.draft_positions == {self.position}:
+                which, kept = "this sentence has", "a draft"
+            else:
+                which, kept = f"{unsaved} sentence{'s have' if unsaved != 1 else ' has'}", "drafts"
+            self.say(f"{which} edits not accepted: q again quits and keeps them as {kept} for next time")
             return
         self.app.exit()
-

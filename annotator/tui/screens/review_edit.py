@@ -124,3 +124,7 @@ class VersionEditScreen(AnnotateScreen):
     def _edited(self, _changed: bool = True) -> None:
         self.discard_armed = False
         super()._edited(_changed)
+
+    def _sync_draft(self) -> None:
+        """No drafts here: drafts are the annotator's own unsaved edits of the annotate screen, and
+        this is a reviewer's short edit of one version's copy (q asks before discarding it)."""
