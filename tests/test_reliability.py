@@ -148,7 +148,9 @@ def test_newer_schema_refused_and_unchanged(tmp_path, base_db):
     before = dump(base_db)
     result = run_cli("import", "demo", str(SEED), "--db", str(base_db))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"annotator: {base_db}: written by a newer annotator (schema version 99, this one knows up to 2); upgrade annotator to open it"]
+    from annotator.store.schema import SCHEMA_VERSION
+
+    assert result.stderr.strip().splitlines() == [f"annotator: {base_db}: written by a newer annotator (schema version 99, this one knows up to {SCHEMA_VERSION}); upgrade annotator to open it"]
     assert dump(base_db) == before
 
 
@@ -162,15 +164,98 @@ def test_export_refuses_to_overwrite(tmp_path, base_db):
     before = (out / "demo.jsonl").read_bytes()
     result = run_cli("export", "demo", "--format", "jsonl", "--db", str(base_db), "--out", str(out))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"annotator: {out / 'demo.jsonl'}: {out / 'demo.jsonl'} exists already; pass --force to overwrite"]
+    assert result.stderr.strip().splitlines() == [f"annotator: {out / 'demo.jsonl'}: exists already; pass --force to overwrite"]
     assert (out / "demo.jsonl").read_bytes() == before
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
-def test_read_only_database(tmp_path, base_db):
-    base_db.chmod(0o444)
-    result = run_cli("import", "demo", str(SEED), "--db", str(base_db))
-    assert result.returncode == 2 and "read-only" in result.stderr
+def unprivileged_user() -> tuple[int, int] | None:
+    """(uid, gid) to run a child as when we are root (root writes read-only files anyway), else our own."""
+    if os.geteuid() != 0:
+        return os.geteuid(), os.getegid()
+    import pwd
+
+    for name in ("nobody", "daemon"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_uid != 0:
+            return entry.pw_uid, entry.pw_gid
+    return None
+
+
+AS_USER = r"""
+import contextlib, io, os, sys
+import annotator.cli
+uid, gid, warm_db, db, *args = sys.argv[1:]
+# The interpreter and its standard library may live where the unprivileged user cannot read
+# (root's home): run the same command once as root on a writable copy, so that every module it
+# imports is loaded, then drop privileges and run it for real.
+sys.argv = ["annotator", *(a.replace("{db}", warm_db) for a in args)]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        annotator.cli.main()
+    except SystemExit:
+        pass
+if os.geteuid() == 0:
+    os.setgroups([])
+    os.setgid(int(gid))
+    os.setuid(int(uid))
+assert os.geteuid() == int(uid) and os.geteuid() != 0
+sys.argv = ["annotator", *(a.replace("{db}", db) for a in args)]
+annotator.cli.main()
+"""
+
+
+def run_cli_as(user: tuple[int, int], warm_db: Path, db: Path, *args: str) -> subprocess.CompletedProcess:
+    """``annotator ARGS`` (``{db}`` standing for ``db``) in a child that drops to ``user`` (when we are root) first."""
+    env = {k: v for k, v in os.environ.items() if k != "ANNOTATOR_DB"}
+    return subprocess.run([sys.executable, "-c", AS_USER, str(user[0]), str(user[1]), str(warm_db), str(db), *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def read_only_db(base_db):
+    """A copy of base_db the unprivileged user can read but not write, in a folder it can reach."""
+    import shutil
+    import tempfile
+
+    user = unprivileged_user()
+    if user is None:
+        pytest.skip("no unprivileged user to switch to")
+    folder = Path(tempfile.mkdtemp(prefix="annotator-ro-"))
+    try:
+        folder.chmod(0o755)
+        db = folder / "ro.db"
+        conn = sqlite3.connect(base_db)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        shutil.copy(base_db, db)
+        db.chmod(0o444)
+        yield user, db
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_read_only_database(read_only_db, base_db):
+    user, db = read_only_db
+    before = dump(db)
+    # reading works: a WAL database whose -shm file cannot be created is read as immutable
+    stats = run_cli_as(user, base_db, db, "stats", "demo", "--db", "{db}", "--json")
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["sentences"] == 22
+    shown = run_cli_as(user, base_db, db, "show", "demo", "--db", "{db}", "--limit", "2")
+    assert shown.returncode == 0 and "sentences 1-2 of 22" in shown.stdout, shown.stderr
+    result = run_cli_as(user, base_db, db, "import", "demo", str(SEED), "--db", "{db}", "--no-model")
+    assert result.returncode == 2, result.stderr
+    # (the message comes after the child read the SQLite header: the file is readable, not writable)
+    assert result.stderr.strip().splitlines() == [f"annotator: {db}: the database is read-only (check the file's permissions)"]
+    assert dump(db) == before
+    closed = any(not (parent.stat().st_mode & 0o001) for parent in base_db.parents)
+    if os.geteuid() == 0 and closed:  # the child really is unprivileged: root's pytest folder is closed to it
+        hidden = run_cli_as(user, base_db, base_db, "stats", "demo", "--db", "{db}")
+        assert hidden.returncode == 2, hidden.stderr
+        assert hidden.stderr.strip().splitlines() == [f"annotator: {base_db}: cannot read the database: Permission denied"]
 
 
 def test_disk_full_leaves_database_intact(tmp_path, base_db):
@@ -282,6 +367,19 @@ def test_eight_writers_plus_export_and_agreement(tmp_path, base_db):
     writers = [subprocess.Popen([sys.executable, "-c", WORKER, str(base_db), f"w{i}", str(n)], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(8)]
     readers = []
+    import time
+
+    deadline = time.monotonic() + 60
+    # wait until at least two writers have decided something, so agreement and export have data to read
+    while time.monotonic() < deadline:
+        conn = sqlite3.connect(base_db, timeout=30)
+        try:
+            writing = conn.execute("SELECT COUNT(DISTINCT annotator) FROM decisions").fetchone()[0]
+        finally:
+            conn.close()
+        if writing >= 2:
+            break
+        time.sleep(0.05)
     for _ in range(3):
         readers.append(subprocess.run([sys.executable, "-m", "annotator", "agreement", "demo", "--db", str(base_db), "--json"],
                                       cwd=ROOT, capture_output=True, text=True))
@@ -294,6 +392,15 @@ def test_eight_writers_plus_export_and_agreement(tmp_path, base_db):
         assert "locked" not in err
     for result in readers:
         assert "locked" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert result.returncode == 0, (result.args, result.stderr)
+    for agreement in readers[0::2]:
+        data = json.loads(agreement.stdout)
+        assert len(data["annotators"]) >= 2 and set(data["annotators"]) <= {f"w{i}" for i in range(8)}
+        assert data["n_sentences"] >= 1
+    for export in readers[1::2]:
+        assert "exported" in export.stdout and "from all as jsonl" in export.stdout, export.stdout
+    records = [json.loads(line) for line in (tmp_path / "x" / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert records and all(r["answer"] == "accept" for r in records)
     conn = sqlite3.connect(base_db)
     for i in range(8):
         assert conn.execute("SELECT COUNT(*) FROM decisions WHERE annotator = ?", (f"w{i}",)).fetchone()[0] == n

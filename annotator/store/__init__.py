@@ -178,6 +178,12 @@ class Store:
         self._dataset_ids: dict[str, int] = {}
         if self.path != ":memory:":
             p = Path(self.path)
+            try:
+                p.stat()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # e.g. a folder on the way that we may not enter
+                raise StoreError(f"cannot read the database: {exc.strerror}", self.path) from None
             if p.is_dir():
                 raise StoreError("is a folder, not a database file", self.path)
             if not p.parent.exists() and str(p.parent) not in ("", "."):
@@ -203,7 +209,20 @@ class Store:
                 )
             self.conn = conn
             self._db = None
-            self._configure()
+            try:
+                self._configure()
+            except sqlite3.OperationalError as exc:
+                # A WAL database we may not write, in a folder where we may not create its -shm file,
+                # cannot be opened read-only the usual way. With no -wal file there is no writer and
+                # nothing outside the main file: read it as immutable.
+                if not (readonly and "readonly" in str(exc) and not Path(self.path + "-wal").exists()):
+                    raise
+                conn.close()
+                self.conn = sqlite3.connect(
+                    f"file:{Path(self.path).absolute()}?mode=ro&immutable=1", uri=True, check_same_thread=False,
+                    timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                )
+                self._configure()
             self._migrate()
         except sqlite3.Error as exc:
             raise _translate(exc, self.path) from None
