@@ -20,7 +20,7 @@ DEFAULT_KEYMAP: dict[str, tuple[str, str]] = {
     "reject": ("x", "Reject the sentence (it is unusable) and go to the next"),
     "skip": ("space", "Move on without a decision"),
     "undo": ("u,backspace", "Undo the last decision or edit"),
-    "quit": ("q,ctrl+q", "Save and quit"),
+    "quit": ("q,ctrl+q", "Quit; edits not accepted are kept as drafts (a 2nd q confirms)"),
     # Moving the cursor and making spans.
     "cursor_left": ("left,h", "Move the cursor one token left"),
     "cursor_right": ("right,l", "Move the cursor one token right"),
@@ -37,7 +37,7 @@ DEFAULT_KEYMAP: dict[str, tuple[str, str]] = {
     "goto": ("colon", "Jump to sentence N"),
     "search": ("slash", "Search the dataset's text"),
     "help": ("question_mark", "Show the keys and the labels"),
-    "toggle_context": ("v", "Show the sentence alone or within its whole paragraph"),
+    "toggle_context": ("v", "Cycle the context: sentences around → paragraph → whole article"),
     # Relations.
     "relation_mode": ("r", "Start a relation from the span under the cursor"),
     "next_relation": ("full_stop", "Select the next relation"),

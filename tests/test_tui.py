@@ -319,6 +319,9 @@ async def test_goto_search_help_and_context(db, scheme):
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help-text").render())
         assert "Accept the sentence as shown" in text and "PERSON" in text and "SPEAKS_TO" in text and "relabel_relation" in text
+        # What q and v do, exactly (issue #17 item 11): q keeps drafts, v cycles three views.
+        assert "Save and quit" not in text and "edits not accepted are kept as drafts (a 2nd q confirms)" in text
+        assert "sentences around → paragraph → whole article" in text
         await pilot.press("escape")
         assert app.screen is screen
         view = screen.query_one("#sentence")

@@ -130,7 +130,12 @@ class ReviewHelpScreen(HelpScreen):
                 " (underlined) are not in every version that accepted the sentence. Gold decisions are stored at once; u walks them back.\n\n",
             )
         )
-        parts.append(Content.from_markup("[b]While editing a version[/] (e): the annotate screen's keys\n\n"))
+        parts.append(
+            Content.from_markup(
+                "[b]While editing a version[/] (e): the annotate screen's keys, except that q goes back to the"
+                " versions (a second q when the copy is edited; the copy is not kept as a draft)\n\n"
+            )
+        )
         parts.append(help_content(self.scheme, self.keymap))
         with VerticalScroll(id="help-box"):
             yield Static(Content.assemble(*parts), id="help-text")
