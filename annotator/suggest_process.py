@@ -8,7 +8,9 @@ spaCy and the English model in the screen's own process would take its memory fr
 * the child prints one header line ``{"source", "notice", "model_name"}`` when its pipeline is
   loaded;
 * each request is one line ``[{"text", "tokens": [s0, e0, s1, e1, ...]}, ...]``;
-* each answer is one line ``[{"spans": [...], "relations": [...]}, ...]`` in the same order.
+* each answer is one line ``[{"spans": [...], "relations": [...]}, ...]`` in the same order, or
+  ``{"error": "..."}`` when the request failed (as does the header when the pipeline cannot load);
+  the parent raises :class:`SuggesterError` with it and the screen says so in its status line.
 
 ``SubprocessSuggester`` has the interface the screen's worker expects of a ``Preannotator``:
 ``suggest(inputs)``, ``source``, ``notice`` and ``model_name``.
@@ -36,10 +38,13 @@ class SubprocessSuggester:
         command = [sys.executable, "-m", "annotator.suggest_process", labels_path]
         if model:
             command.append(model)
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, encoding="utf-8", bufsize=1,
-        )
+        try:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True, encoding="utf-8", bufsize=1,
+            )
+        except OSError as exc:
+            raise SuggesterError(f"the suggestion process could not start: {exc}") from None
         self._lock = threading.Lock()
         header = self._read()
         self.source: str = header.get("source", "suggester")
@@ -51,7 +56,10 @@ class SubprocessSuggester:
         line = self._process.stdout.readline()
         if not line:
             raise SuggesterError("the suggestion process stopped")
-        data = json.loads(line)
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise SuggesterError(f"the suggestion process answered something else than JSON: {line[:80]!r}") from None
         if isinstance(data, dict) and "error" in data:
             raise SuggesterError(data["error"])
         return data
@@ -102,15 +110,18 @@ def serve(labels_path: str, model: str | None, lines: Iterable[str], out) -> Non
     for line in lines:
         if not line.strip():
             continue
-        request: Sequence[dict] = json.loads(line)
-        inputs = [
-            SentenceInput(item["text"], tokens_from_offsets(item["text"], zip(item["tokens"][0::2], item["tokens"][1::2])))
-            for item in request
-        ]
-        answer = [
-            {"spans": [s.to_dict() for s in spans], "relations": [r.to_dict() for r in relations]}
-            for spans, relations in pre.suggest(inputs)
-        ]
+        try:
+            request: Sequence[dict] = json.loads(line)
+            inputs = [
+                SentenceInput(item["text"], tokens_from_offsets(item["text"], zip(item["tokens"][0::2], item["tokens"][1::2])))
+                for item in request
+            ]
+            answer: list | dict = [
+                {"spans": [s.to_dict() for s in spans], "relations": [r.to_dict() for r in relations]}
+                for spans, relations in pre.suggest(inputs)
+            ]
+        except Exception as exc:  # one bad request is answered with its error; the child goes on serving
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(answer, ensure_ascii=False) + "\n")
         out.flush()
 

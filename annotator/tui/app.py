@@ -120,9 +120,15 @@ class AnnotatorApp(App[None]):
 
     def on_unmount(self) -> None:
         self.store.close()
+        self._stop_suggester()
+
+    def _stop_suggester(self) -> None:
         close = getattr(self._suggester, "close", None)
         if close is not None:
-            close()
+            try:
+                close()
+            except Exception:  # a child process that is gone already: nothing to stop
+                pass
 
     def keymap_overrides(self) -> dict[str, str]:
         """Binding id -> keys, only where the scheme's ``keys`` differ from the defaults."""
@@ -185,7 +191,13 @@ class AnnotatorApp(App[None]):
                     notice = getattr(self._suggester, "notice", "")
                 from ..preannotate import SentenceInput
 
-                results = list(self._suggester.suggest([SentenceInput(s.text, s.tokens) for s in todo]))
+                try:
+                    results = list(self._suggester.suggest([SentenceInput(s.text, s.tokens) for s in todo]))
+                except Exception as exc:  # the child process died or answered an error: say so, go on without
+                    self._suggester_factory = None
+                    self._stop_suggester()
+                    self.post_message(SuggestionsFailed(f"suggestions stopped: {exc}"))
+                    return
                 source = getattr(self._suggester, "source", "suggester")
                 rows = [
                     Suggestion(sentence.id, source, tuple(spans), tuple(relations))
