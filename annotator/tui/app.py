@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 
 from textual import events, work
 from textual.app import App, SystemCommand
+from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
@@ -155,10 +156,11 @@ class AnnotatorApp(App[None]):
             for binding_id, (_default, description) in DEFAULT_KEYMAP.items():
                 action = getattr(screen, f"action_{binding_id}", None)
                 if action is not None:
-                    yield SystemCommand(description, f"{binding_id} · keys: {keys_display(keys[binding_id])}", action)
+                    yield SystemCommand(escape(description), escape(f"{binding_id} · keys: {keys_display(keys[binding_id])}"), action)
+            # The palette reads titles and help as markup: the scheme's text is escaped.
             for label in self.scheme.entities:
                 yield SystemCommand(
-                    f"Label {label.name}", f"{label.description} · key: {label.hotkey or '-'}",
+                    escape(f"Label {label.name}"), escape(f"{label.description} · key: {label.hotkey or '-'}"),
                     lambda name=label.name: screen.apply_label(name),
                 )
 

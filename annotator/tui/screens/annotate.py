@@ -270,6 +270,7 @@ class AnnotateScreen(Screen):
             self.drafts.pop(position, None)
         elif position in self.drafts:
             editor = self.drafts.pop(position)
+            editor.message = ""  # what it said last time is stale; the screen's message is shown
         elif self._stored_draft is not None and self._stored_draft != self._baseline:
             editor = base
             editor.apply_draft(*self._stored_draft)
