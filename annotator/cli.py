@@ -45,9 +45,10 @@ def _scheme(labels: Optional[Path]):
 
 
 def _console(stderr: bool = False):
+    """A Rich console that never reads user text as markup or emoji codes (styles go through ``Text``)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -101,11 +102,11 @@ def import_command(
 
 @app.command("datasets")
 def datasets_command(db: Optional[Path] = DbOption) -> None:
-    """List the datasets with their sizes."""
+    """List the datasets with their sizes, annotators and reviewers (who wrote gold)."""
     from rich.table import Table
 
     with _store(db, readonly=True) as store:
-        table = Table("dataset", "articles", "sentences", "annotators", "settings", box=None)
+        table = Table("dataset", "articles", "sentences", "annotators", "reviewers (gold)", "settings", box=None)
         for info in store.datasets():
             stats = store.stats(info.name)
             table.add_row(
@@ -113,6 +114,7 @@ def datasets_command(db: Optional[Path] = DbOption) -> None:
                 str(stats["articles"]),
                 str(stats["sentences"]),
                 ", ".join(store.annotators(info.name)) or "-",
+                ", ".join(store.reviewers(info.name)) or "-",
                 ", ".join(f"{k}={v}" for k, v in info.settings.items()) or "-",
             )
         _console().print(table)
@@ -124,8 +126,13 @@ def stats_command(
     db: Optional[Path] = DbOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Articles, sentences, suggestions per label, decisions per annotator, spans per label."""
+    """Articles, sentences, suggestions per label; decisions and accepted spans/relations per label,
+    per annotator and for gold separately."""
     import json
+
+    from rich.text import Text
+
+    from .commands import plural
 
     with _store(db, readonly=True) as store:
         stats = store.stats(dataset)
@@ -135,25 +142,42 @@ def stats_command(
     from rich.table import Table
 
     console = _console()
-    console.print(
-        f"[bold]{dataset}[/]: {stats['articles']} articles, {stats['sentences']} sentences "
-        f"({stats['sentences_with_suggestions']} with suggestions), {stats['history_rows']} history rows"
-    )
-    for title, key in (
-        ("suggestions per label", "suggestions_per_label"),
-        ("accepted spans per label", "spans_per_label"),
-        ("accepted relations per label", "relations_per_label"),
-    ):
-        if stats[key]:
-            table = Table("label", "count", title=title, title_justify="left", box=None)
-            for label, n in stats[key].items():
-                table.add_row(str(label), str(n))
-            console.print(table)
-    if stats["decisions_per_annotator"]:
-        table = Table("annotator", "accept", "reject", "ignore", title="decisions", title_justify="left", box=None)
-        for name, answers in stats["decisions_per_annotator"].items():
-            table.add_row(name, *(str(answers.get(a, 0)) for a in ("accept", "reject", "ignore")))
+    console.print(Text.assemble(
+        (dataset, "bold"),
+        f": {plural(stats['articles'], 'article')}, {plural(stats['sentences'], 'sentence')} "
+        f"({stats['sentences_with_suggestions']} with suggestions), {plural(stats['history_rows'], 'history row')}",
+    ))
+    if stats["suggestions_per_label"]:
+        table = Table("label", "count", title="suggestions per label", title_justify="left", box=None)
+        for label, n in stats["suggestions_per_label"].items():
+            table.add_row(str(label), str(n))
         console.print(table)
+    annotators = list(stats["decisions_per_annotator"])
+    has_gold = bool(stats["gold_decisions_per_reviewer"])
+    columns = annotators + (["gold"] if has_gold else [])
+    for title, what in (("accepted spans per label", "spans"), ("accepted relations per label", "relations")):
+        per_annotator = stats[f"{what}_per_label_per_annotator"]
+        gold = stats[f"gold_{what}_per_label"]
+        labels = sorted({label for counts in per_annotator.values() for label in counts} | set(gold))
+        if not labels:
+            continue
+        table = Table("label", *columns, title=title, title_justify="left", box=None)
+        for label in labels:
+            cells = [str(per_annotator.get(name, {}).get(label, 0)) for name in annotators]
+            if has_gold:
+                cells.append(str(gold.get(label, 0)))
+            table.add_row(str(label), *cells)
+        console.print(table)
+    for title, key, who in (("decisions", "decisions_per_annotator", "annotator"),
+                            ("gold decisions", "gold_decisions_per_reviewer", "reviewer")):
+        if stats[key]:
+            table = Table(who, "accept", "reject", "ignore", title=title, title_justify="left", box=None)
+            for name, answers in stats[key].items():
+                table.add_row(name, *(str(answers.get(a, 0)) for a in ("accept", "reject", "ignore")))
+            console.print(table)
+    if has_gold:
+        console.print(f"gold: {plural(stats['gold_sentences'], 'sentence')} decided by "
+                      f"{', '.join(stats['gold_decisions_per_reviewer'])}")
 
 
 @app.command("show")
@@ -163,11 +187,12 @@ def show_command(
     start: int = typer.Option(1, "--from", min=1, help="First sentence position."),
     limit: int = typer.Option(50, "--limit", min=1, help="Sentences to show."),
     annotator: Optional[str] = typer.Option(None, "--annotator", help="Show this annotator's decisions instead of suggestions."),
+    gold: bool = typer.Option(False, "--gold", help="Show gold decisions (of every reviewer, or of --annotator NAME)."),
 ) -> None:
-    """Print sentences with their suggestions (or an annotator's decisions) as a table."""
+    """Print sentences with their suggestions (or an annotator's, or gold, decisions) as a table."""
     from . import commands
 
-    commands.show_sentences(dataset=dataset, db=db, start=start, limit=limit, annotator=annotator)
+    commands.show_sentences(dataset=dataset, db=db, start=start, limit=limit, annotator=annotator, gold=gold)
 
 
 @app.command("export")
@@ -277,6 +302,7 @@ def merge_command(
     sources: List[Path] = typer.Argument(..., help="Databases of annotators who worked elsewhere."),
 ) -> None:
     """Bring datasets, articles, suggestions and decisions of other databases into TARGET (idempotent)."""
+    from .commands import plural
     from .store import Store, merge_into
 
     err = _console(stderr=True)
@@ -288,8 +314,9 @@ def merge_command(
             for conflict in report.conflicts:
                 err.print(f"conflict: {conflict}")
             _console().print(
-                f"{source}: {report.datasets} datasets, {report.articles} articles, {report.sentences} sentences, "
-                f"{report.suggestions} suggestions, {report.decisions} decisions merged"
+                f"{source}: {plural(report.datasets, 'dataset')}, {plural(report.articles, 'article')}, "
+                f"{plural(report.sentences, 'sentence')}, {plural(report.suggestions, 'suggestion')}, "
+                f"{plural(report.decisions, 'decision')} merged"
             )
 
 

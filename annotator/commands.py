@@ -12,9 +12,15 @@ from .errors import AnnotatorError, DatasetError, InputError
 
 
 def _console(stderr: bool = False):
+    """A Rich console that never reads user text as markup or emoji codes (styles go through ``Text``)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 article``, ``2 articles``; ``plural(1, "entry", "entries")``."""
+    return f"{n} {singular if n == 1 else (plural_form or singular + 's')}"
 
 
 def parse_overlap(value: str | None) -> str | int | None:
@@ -87,7 +93,7 @@ def run_import(
         total = ImportCounts()
         failed: list[str] = []
         with Progress(
-            TextColumn("[progress.description]{task.description}"),
+            TextColumn("{task.description}", style="progress.description", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -113,7 +119,9 @@ def run_import(
                     if not skip_invalid:
                         raise
                     failed.append(exc.message)
-                    err.print(f"[red]skipped[/] {exc.message}", markup=True, highlight=False)
+                    from rich.text import Text
+
+                    err.print(Text.assemble(("skipped", "red"), f" {exc.message}"))
                 else:
                     total.add(counts)
                 progress.advance(task)
@@ -121,10 +129,11 @@ def run_import(
             err.print(notice)
         out = _console()
         out.print(
-            f"{dataset}: imported {total.articles} articles, {total.sentences} sentences, "
-            f"{total.suggestions} suggestions, {total.decisions} decisions"
-            + (f"; {total.skipped_articles} articles were already there" if total.skipped_articles else "")
-            + (f"; {len(failed)} files skipped" if failed else "")
+            f"{dataset}: imported {plural(total.articles, 'article')}, {plural(total.sentences, 'sentence')}, "
+            f"{plural(total.suggestions, 'suggestion')}, {plural(total.decisions, 'decision')}"
+            + (f"; {plural(total.skipped_articles, 'article')} {'was' if total.skipped_articles == 1 else 'were'} already there"
+               if total.skipped_articles else "")
+            + (f"; {plural(len(failed), 'file')} skipped" if failed else "")
         )
     finally:
         store.close()
@@ -151,8 +160,15 @@ def _detect(path: Path) -> str:
     return detect_format(path)
 
 
-def show_sentences(*, dataset: str, db: Optional[Path], start: int, limit: int, annotator: Optional[str]) -> None:
-    """A Rich table of sentences with their suggestions or an annotator's current decisions."""
+def show_sentences(
+    *, dataset: str, db: Optional[Path], start: int, limit: int, annotator: Optional[str], gold: bool = False
+) -> None:
+    """A Rich table of sentences with their suggestions, an annotator's current decisions, or gold.
+
+    ``annotator`` must have decided something in the dataset (as annotator or as reviewer);
+    an unknown name is an error listing the known ones. A name that only wrote gold shows its
+    gold decisions; ``gold`` shows the gold decisions of every reviewer (or of ``annotator``).
+    """
     from rich.table import Table
     from rich.text import Text
 
@@ -162,27 +178,62 @@ def show_sentences(*, dataset: str, db: Optional[Path], start: int, limit: int, 
         total = store.sentence_count(dataset)
         if total == 0:
             raise DatasetError(f"dataset {dataset!r} has no sentences")
-        what = f"decisions of {annotator}" if annotator else "suggestions"
-        table = Table("#", "sentence", what, title=f"{dataset}: sentences {start}-{min(total, start + limit - 1)} of {total}",
+        annotators = store.annotators(dataset)
+        reviewers = store.reviewers(dataset)
+        if annotator is not None and annotator not in annotators and annotator not in reviewers:
+            raise DatasetError(
+                f"no decisions by {annotator!r} in dataset {dataset!r} (annotators: {', '.join(annotators) or 'none'}; "
+                f"reviewers, shown with --gold: {', '.join(reviewers) or 'none'})"
+            )
+        if gold and annotator is not None and annotator not in reviewers:
+            raise DatasetError(
+                f"{annotator!r} wrote no gold decisions in dataset {dataset!r} "
+                f"(reviewers: {', '.join(reviewers) or 'none'}); leave out --gold to see their decisions"
+            )
+        if annotator is not None and annotator not in annotators:
+            gold = True  # only a reviewer: their decisions are gold
+        if gold:
+            who = [annotator] if annotator else reviewers
+            what = f"gold decisions of {', '.join(who) or 'nobody'}"
+        elif annotator:
+            who = [annotator]
+            what = f"decisions of {annotator}"
+        else:
+            who = []
+            what = "suggestions"
+        last = min(total, start + limit - 1)
+        table = Table("#", "sentence", what, title=f"{dataset}: sentences {start}-{last} of {total}",
                       title_justify="left", show_lines=False, expand=True)
-        for position in range(start, min(total, start + limit - 1) + 1):
+        for position in range(start, last + 1):
             row = store.sentence_at(dataset, position)
             if row is None:
                 break
             sentence = row.sentence
-            if annotator:
-                decision = store.current_decision(sentence.id, annotator)
-                spans = decision.spans if decision and decision.answer else ()
-                prefix = f"{decision.answer}: " if decision and decision.answer else "undecided"
+            cell = Text()
+            if who:
+                decided = False
+                for name in who:
+                    decision = store.current_decision(sentence.id, name, gold=gold)
+                    if decision is None or decision.answer is None:
+                        continue
+                    if decided:
+                        cell.append("\n")
+                    decided = True
+                    cell.append(f"{name}: " if gold and len(who) > 1 else "")
+                    cell.append(f"{decision.answer}: ")
+                    _append_spans(cell, sentence.text, decision.spans)
+                if not decided:
+                    cell.append("undecided", style="dim")
             else:
-                spans = tuple(s for g in store.suggestions(sentence.id) for s in g.spans)
-                prefix = ""
-            labels = Text(prefix)
-            for span in spans:
-                labels.append(f"{sentence.text[span.start:span.end]}", style="bold")
-                labels.append(f" {span.label}  ", style="cyan")
-            table.add_row(str(position), sentence.text, labels)
+                _append_spans(cell, sentence.text, tuple(s for g in store.suggestions(sentence.id) for s in g.spans))
+            table.add_row(str(position), Text(sentence.text), cell)
         _console().print(table)
+
+
+def _append_spans(cell, text: str, spans) -> None:
+    for span in spans:
+        cell.append(text[span.start:span.end], style="bold")
+        cell.append(f" {span.label}  ", style="cyan")
 
 
 def sentence_versions(store, dataset: str, annotators=None):
@@ -247,7 +298,8 @@ def _print_agreement(data: dict) -> None:
     from rich.text import Text
 
     console = _console()
-    console.print(f"[bold]agreement[/] over {data['n_sentences']} sentences decided by at least two of: {', '.join(data['annotators'])}")
+    console.print(Text.assemble(("agreement", "bold"), f" over {plural(data['n_sentences'], 'sentence')} decided by at least two of: "
+                                f"{', '.join(data['annotators'])}"))
     if data["n_sentences"] == 0:
         return
     spans = Table("pair", "sentences", "exact P", "exact R", "exact F1", "overlap F1", "macro F1", title="spans (b scored against a)", title_justify="left")
@@ -328,8 +380,9 @@ def run_auto_review(*, dataset: str, db: Optional[Path], reviewer: str, method: 
                 else:
                     merged += 1
     _console().print(
-        f"{dataset}: {agreed} sentences where all agreed and {merged} majority decisions stored as gold by {reviewer}; "
-        f"{ties} ties left for `annotator review`" + (f"; {already} were gold already" if already else "")
+        f"{dataset}: {plural(agreed, 'sentence')} where all agreed and {plural(merged, 'majority decision')} "
+        f"stored as gold by {reviewer}; {plural(ties, 'tie')} left for `annotator review`"
+        + (f"; {already} {'was' if already == 1 else 'were'} gold already" if already else "")
     )
 
 
@@ -368,11 +421,11 @@ def run_export_command(
                                  conll_scheme=conll_scheme, progress=lambda: progress.advance(task))
     console = _console()
     split_note = f" ({summary.train} train / {summary.dev} dev, split by article)" if split else ""
-    console.print(f"{dataset}: exported {summary.examples} sentences from {chosen} as {fmt}{split_note}")
+    console.print(f"{dataset}: exported {plural(summary.examples, 'sentence')} from {chosen} as {fmt}{split_note}")
     for path in summary.files:
         console.print(f"  wrote {path}")
     for kind, n in sorted(summary.problem_counts.items()):
-        err.print(f"  {n} {kind}")
+        err.print(f"  {kind}: {n}")
     for message in summary.problems[:10]:
         err.print(f"    {message}")
     if summary.command:
@@ -380,28 +433,60 @@ def run_export_command(
 
 
 def run_check(*, dataset: str, db: Optional[Path], source: Optional[str], labels_path: Optional[Path], strict: bool) -> None:
+    """The database itself (``Store.verify``), then what an export of ``source`` would hide."""
     from .interop import ExportPlan, check_examples, choose_source, collect_examples, scheme_for_dataset
     from .labels import find_scheme
     from .store import Store, default_db_path
 
     scheme = find_scheme(labels_path)
-    with Store(db or default_db_path(), create=False, readonly=True) as store:
-        scheme = scheme_for_dataset(scheme, store, dataset)
-        chosen, annotators, gold = choose_source(store, dataset, source)
-        plan = ExportPlan(dataset, "spacy", chosen, annotators, gold, ("accept",), Path("."))
-        pairs = list(collect_examples(store, plan))
-        counts, problems = check_examples([e for e, _ in pairs], scheme, needs_ents=True)
-        unannotated = store.sentence_count(dataset) - len({s.id for _, s in pairs})
-    if unannotated:
-        counts["sentences annotated by nobody"] += unannotated
     console = _console()
-    if not counts:
-        console.print(f"{dataset} ({chosen}): no problems in {len(pairs)} accepted sentences")
+    with Store(db or default_db_path(), create=False, readonly=True) as store:
+        report = store.verify(dataset)
+        _print_verify(console, report)
+        has_decisions = bool(store.annotators(dataset) or store.reviewers(dataset))
+        if source is None and not has_decisions:
+            console.print(f"{dataset}: no decisions yet, nothing an export would hold")
+            pairs: list = []
+            counts: dict = {}
+            problems: list[str] = []
+        else:
+            scheme = scheme_for_dataset(scheme, store, dataset)
+            chosen, annotators, gold = choose_source(store, dataset, source)
+            plan = ExportPlan(dataset, "spacy", chosen, annotators, gold, ("accept",), Path("."))
+            pairs = list(collect_examples(store, plan))
+            counts, problems = check_examples([e for e, _ in pairs], scheme, needs_ents=True)
+            unannotated = store.sentence_count(dataset) - len({s.id for _, s in pairs})
+            if unannotated:
+                counts["sentences without an accepted decision"] += unannotated
+            if not counts:
+                console.print(f"export of {chosen}: no problems in {plural(len(pairs), 'accepted sentence')}")
+            else:
+                console.print(f"export of {chosen}: {plural(len(pairs), 'accepted sentence')}")
+                for kind, n in sorted(counts.items()):
+                    console.print(f"  {kind}: {n}")
+                for message in problems[:50]:
+                    console.print(f"    {message}")
+    database_problems = sum(report.counts.values()) + (0 if report.integrity_ok else len(report.integrity))
+    found = database_problems + sum(counts.values())
+    if strict and found:
+        raise DatasetError(f"{plural(found, 'problem')} found (--strict)")
+
+
+def _print_verify(console, report) -> None:
+    """``Store.verify``'s findings: what was checked, counts per kind, the first problems."""
+    checked = (f"{plural(report.decisions, 'stored decision')} ({plural(report.spans, 'span')}, "
+               f"{plural(report.relations, 'relation')}), {plural(report.current_rows, 'current row')}")
+    if report.ok:
+        console.print(f"database: ok (integrity check ok; {checked} checked: current names each latest decision, "
+                      "spans on token boundaries, relations to existing spans)")
         return
-    console.print(f"{dataset} ({chosen}): {len(pairs)} accepted sentences")
-    for kind, n in sorted(counts.items()):
-        console.print(f"  {n} {kind}")
-    for message in problems[:50]:
-        console.print(f"    {message}")
-    if strict:
-        raise DatasetError(f"{sum(counts.values())} problems found (--strict)")
+    console.print(f"database: problems found ({checked} checked)")
+    if not report.integrity_ok:
+        console.print(f"  integrity check: {plural(len(report.integrity), 'problem')}")
+        for line in report.integrity[:10]:
+            console.print(f"    {line}")
+    for kind, n in sorted(report.counts.items()):
+        console.print(f"  {kind}: {n}")
+    for problem in report.problems:
+        where = f"sentence {problem.position}" if problem.position is not None else "unknown sentence"
+        console.print(f"    {where}: {problem.message}")

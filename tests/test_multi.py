@@ -101,7 +101,7 @@ def test_auto_review_and_gold_export(tmp_path):
     result = run_cli("review", "demo", "--auto", "majority", "--reviewer", "rev", "--db", str(db))
     assert result.returncode == 0, result.stderr
     # 4: alice+bob agree; 3: alice+carol (2 of 3) beat bob; 5: bob+carol reject beat alice
-    assert "1 sentences where all agreed and 2 majority decisions" in result.stdout
+    assert "1 sentence where all agreed and 2 majority decisions" in result.stdout
     out = tmp_path / "gold"
     exported = run_cli("export", "demo", "--format", "jsonl", "--db", str(db), "--out", str(out))
     assert exported.returncode == 0, exported.stderr
@@ -112,3 +112,58 @@ def test_auto_review_and_gold_export(tmp_path):
     assert ("Kyiv", "GPE") in labels and ("Kyiv", "PERSON") not in labels
     again = run_cli("review", "demo", "--auto", "majority", "--reviewer", "rev", "--db", str(db))
     assert "3 were gold already" in again.stdout
+
+
+def _kyiv(sentence, label: str):
+    from annotator.model import Span
+
+    start = sentence.text.index("Kyiv")
+    first = next(i for i, t in enumerate(sentence.tokens) if t.start == start)
+    return Span(start, start + 4, label, first, first)
+
+
+def test_merge_of_superseding_decisions_names_the_latest(tmp_path):
+    """A source whose later decisions supersede earlier ones (in the same merge, and after an
+    earlier merge brought the first ones): the target's current, show, stats, export and check
+    all name the latest decision."""
+    from annotator.store import Store
+
+    source = tmp_path / "alice.db"
+    assert run_cli("import", "demo", str(SEED), "--db", str(source), "--no-model").returncode == 0
+    with Store(source) as store:
+        third = store.sentence_at("demo", 3).sentence
+        fourth = store.sentence_at("demo", 4).sentence
+        store.add_decision(third, annotator="alice", answer="accept", spans=[_kyiv(third, "GPE")])
+        store.add_decision(fourth, annotator="alice", answer="accept")
+        store.add_decision(fourth, annotator="alice", answer="reject")  # superseded within one merge
+    target = tmp_path / "target.db"
+    first = run_cli("merge", str(target), str(source))
+    assert first.returncode == 0, first.stderr
+    assert f"{source}: 1 dataset, 1 article, 22 sentences" in first.stdout and "3 decisions merged" in first.stdout
+    with Store(source) as store:  # alice corrects herself after the first merge
+        third = store.sentence_at("demo", 3).sentence
+        store.add_decision(third, annotator="alice", answer="accept", spans=[_kyiv(third, "LOC")])
+    second = run_cli("merge", str(target), str(source))
+    assert second.returncode == 0, second.stderr
+    assert "0 articles" in second.stdout and "1 decision merged" in second.stdout
+    with Store(target) as store:
+        third = store.sentence_at("demo", 3).sentence
+        fourth = store.sentence_at("demo", 4).sentence
+        assert [h.spans[0].label for h in store.history(third.id, "alice")] == ["GPE", "LOC"]
+        latest = store.current_decision(third.id, "alice")
+        assert latest.spans[0].label == "LOC" and latest.supersedes == store.history(third.id, "alice")[0].id
+        current = {(s.position, d.answer, tuple(x.label for x in d.spans)) for s, d in store.current_decisions("demo")}
+        assert current == {(3, "accept", ("LOC",)), (4, "reject", ())}
+        assert store.verify("demo").ok
+    stats = json.loads(run_cli("stats", "demo", "--db", str(target), "--json").stdout)
+    assert stats["spans_per_label"] == {"LOC": 1}
+    assert stats["decisions_per_annotator"] == {"alice": {"accept": 1, "reject": 1}}
+    shown = run_cli("show", "demo", "--db", str(target), "--annotator", "alice", "--from", "3", "--limit", "2")
+    assert shown.returncode == 0 and "Kyiv LOC" in shown.stdout and "GPE" not in shown.stdout and "reject" in shown.stdout
+    out = tmp_path / "out"
+    exported = run_cli("export", "demo", "--format", "jsonl", "--answers", "accept,reject", "--db", str(target), "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    records = [json.loads(line) for line in (out / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["answer"], [sp["label"] for sp in r["spans"]]) for r in records] == [("accept", ["LOC"]), ("reject", [])]
+    checked = run_cli("check", "demo", "--db", str(target))
+    assert checked.returncode == 0 and "database: ok" in checked.stdout, checked.stdout + checked.stderr
