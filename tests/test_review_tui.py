@@ -437,3 +437,22 @@ def test_cli_reports_a_missing_dataset_in_one_line(db):
     result = run_cli("review", "nope", "--reviewer", REVIEWER, "--db", str(db))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"annotator: {db}: no dataset 'nope' (datasets: demo)"]
+
+
+@sync
+async def test_keys_typed_right_after_colon_reach_the_prompt(db, scheme):
+    """Issue #17 item 8 in the review screen: ":2⏎" arriving at once goes to item 2; so does ":1⏎" after it."""
+    from textual import events
+
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(app, pilot)
+        assert screen.queue.index == 0
+        for key, character in (("colon", ":"), ("2", "2"), ("enter", None)):
+            app._driver.send_message(events.Key(key, character))
+        await pilot.pause()
+        assert screen.queue.index == 1 and not screen.prompt_bar.is_open
+        for key, character in (("colon", ":"), ("9", "9"), ("enter", None)):
+            app._driver.send_message(events.Key(key, character))
+        await pilot.pause()
+        assert screen.queue.index == 1 and "no item '9'" in text_of(screen, "#status")

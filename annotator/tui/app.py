@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from textual import events, work
+from textual import work
 from textual.app import App, SystemCommand
 from textual.markup import escape
 from textual.message import Message
@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from ..keymap import DEFAULT_KEYMAP, keys_display
 from ..model import Suggestion
 from ..store import Store
-from .widgets.prompt_bar import open_prompt_bar
+from .widgets.prompt_bar import PromptKeys
 
 SUGGEST_AHEAD = 11
 """Sentences (the current one and the next ten) given suggestions in the background."""
@@ -49,7 +49,8 @@ class SuggestionsFailed(Message):
         self.problem = problem
 
 
-class AnnotatorApp(App[None]):
+class AnnotatorApp(PromptKeys, App[None]):
+    # PromptKeys: while / or : is open, the keys typed go to the prompt in order (widgets/prompt_bar.py).
     """Keyboard-first annotation of one dataset by one annotator."""
 
     CSS_PATH = "annotator.tcss"
@@ -107,17 +108,6 @@ class AnnotatorApp(App[None]):
 
         self.annotate_screen = AnnotateScreen()
         self.push_screen(self.annotate_screen)
-
-    async def on_event(self, event: events.Event) -> None:
-        # While a prompt (/ or :) is open every key that bubbles up goes to it, in the order typed:
-        # see widgets/prompt_bar.py for why this keeps the keys typed right after / or :.
-        if isinstance(event, events.Key) and event.is_forwarded:
-            bar = open_prompt_bar(self.screen)
-            if bar is not None:
-                event.stop()
-                bar.feed(event)
-                return
-        await super().on_event(event)
 
     def on_unmount(self) -> None:
         self.store.close()

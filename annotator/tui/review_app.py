@@ -18,6 +18,7 @@ from textual.message import Message
 from ..keymap import DEFAULT_KEYMAP
 from ..store import Store
 from .review_state import ReviewQueue, load_queue
+from .widgets.prompt_bar import PromptKeys
 
 
 class QueueLoaded(Message):
@@ -36,7 +37,7 @@ class QueueFailed(Message):
         self.problem = problem
 
 
-class ReviewApp(App[None]):
+class ReviewApp(PromptKeys, App[None]):
     """Settle the disagreements between annotators into the reviewer's gold decisions."""
 
     CSS_PATH = ["annotator.tcss", "review.tcss"]

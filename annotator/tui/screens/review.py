@@ -41,7 +41,7 @@ from ..widgets.version_panel import (
     version_content,
 )
 from .help import HelpScreen, help_content
-from .prompt import PromptScreen
+from ..widgets.prompt_bar import PromptBar
 from .review_edit import VersionEditScreen
 
 REVIEW_KEYMAP: dict[str, tuple[str, str, str | None]] = {
@@ -198,8 +198,14 @@ class ReviewScreen(Screen):
             yield Static(id="review-sentence")
             yield Static(id="review-summary")
             yield ClickableVersionPanel(id="gold-panel")
+        yield PromptBar(id="prompt")
         yield Static(id="status")
         yield Footer()
+
+    @property
+    def prompt_bar(self) -> PromptBar:
+        """The one-line prompt of : (the app hands it the keys while it is open)."""
+        return self.query_one(PromptBar)
 
     def on_mount(self) -> None:
         self.sentence_count = self.store.sentence_count(self.app.dataset)
@@ -742,7 +748,7 @@ class ReviewScreen(Screen):
             self.selected = 0
             self.show()
 
-        self.app.push_screen(PromptScreen(f"Go to item (1-{len(queue)}):", "number"), chosen)
+        self.prompt_bar.open(f"Go to item (1-{len(queue)}):", chosen, placeholder="number")
 
     def action_help(self) -> None:
         self._disarm()

@@ -127,5 +127,21 @@ class PromptBar(Static):
 
 def open_prompt_bar(screen) -> "PromptBar | None":
     """The screen's open prompt, if it has one (what the app hands the keys to)."""
-    bar = getattr(screen, "prompt_bar", None)
+    try:
+        bar = getattr(screen, "prompt_bar", None)
+    except Exception:  # a screen whose prompt is not mounted (yet, or any more)
+        return None
     return bar if isinstance(bar, PromptBar) and bar.is_open else None
+
+
+class PromptKeys:
+    """App mixin: while the screen's prompt is open, every key that bubbles up goes to it, in order."""
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and event.is_forwarded:
+            bar = open_prompt_bar(self.screen)  # type: ignore[attr-defined]
+            if bar is not None:
+                event.stop()
+                bar.feed(event)
+                return
+        await super().on_event(event)  # type: ignore[misc]
