@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -171,13 +170,49 @@ def test_not_a_database_missing_folder_and_folder(tmp_path):
         Store(tmp_path)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+READ_ONLY_CHILD = r"""
+import os, sys
+from annotator.errors import StoreError
+from annotator.store import Store
+path, uid, gid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+if os.geteuid() == 0:  # root ignores file permissions: drop to the unprivileged user first
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+try:
+    Store(path)
+except StoreError as exc:
+    print(exc.message)
+with Store(path, readonly=True) as store:
+    print("readable", store.schema_version())
+"""
+
+
 def test_read_only_file(tmp_path):
-    path = tmp_path / "ro.db"
-    Store(path).close()
-    path.chmod(0o444)
-    with pytest.raises(StoreError, match="read-only"):
-        Store(path)
+    """Run as an unprivileged user in a child process (root, as in CI, would write the file anyway)."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from .test_reliability import unprivileged_user
+
+    user = unprivileged_user()
+    if user is None:
+        pytest.skip("no unprivileged user to switch to")
+    folder = Path(tempfile.mkdtemp(prefix="annotator-ro-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "ro.db"
+        Store(path).close()
+        path.chmod(0o444)
+        result = subprocess.run([sys.executable, "-c", READ_ONLY_CHILD, str(path), str(user[0]), str(user[1])],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [f"{path}: the database is read-only (check the file's permissions)",
+                                              f"readable {SCHEMA_VERSION}"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_unknown_dataset_names_known_ones(seeded_store):
