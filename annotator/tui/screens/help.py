@@ -30,7 +30,7 @@ def help_content(scheme, keymap: dict[str, str]) -> Content:
     parts.append(
         Content.from_markup(
             "  [dim]$note[/]\n",
-            note="Decisions are committed at once. Edits not accepted are kept as a draft after every key (also through a crash) and come back when you return to the sentence; u then goes back to the saved version or the suggestions.",
+            note="Edits not accepted are kept as drafts and come back with their sentence (u reverts).",
         )
     )
     parts.append(Content.from_markup("\n[b]Entity labels[/]  (press the key on a word or a selection)\n"))
