@@ -190,6 +190,8 @@ def show_sentences(
                 f"{annotator!r} wrote no gold decisions in dataset {dataset!r} "
                 f"(reviewers: {', '.join(reviewers) or 'none'}); leave out --gold to see their decisions"
             )
+        if gold and not reviewers:
+            raise DatasetError(f"dataset {dataset!r} has no gold decisions yet (run `annotator review`)")
         if annotator is not None and annotator not in annotators:
             gold = True  # only a reviewer: their decisions are gold
         if gold:

@@ -160,6 +160,9 @@ def test_datasets_and_show(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "ATACMS" not in result.stdout and "Umerov" in result.stdout
     assert "demo: sentences 1-3 of 22" in result.stdout and "suggestions" in result.stdout
+    no_gold = run_cli("show", "demo", "--db", str(db), "--gold")
+    assert no_gold.returncode == 2 and no_gold.stderr.strip().splitlines() == [
+        "annotator: dataset 'demo' has no gold decisions yet (run `annotator review`)"]
     with Store(db) as store:
         third = store.sentence_at("demo", 3).sentence
         store.add_decision(third, annotator="alice", answer="accept", spans=[_span(third, "Kyiv", "GPE")])
