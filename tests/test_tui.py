@@ -755,6 +755,14 @@ async def test_keys_typed_right_after_slash_or_colon_reach_the_prompt(db, scheme
         burst(app, "colon", "9", "escape", "right_square_bracket")
         await pilot.pause()
         assert screen.position == 5 and not screen.prompt_bar.is_open
+        # A paste goes to the open prompt too.
+        from textual import events
+
+        burst(app, "colon")
+        app._driver.send_message(events.Paste("12"))
+        burst(app, "enter")
+        await pilot.pause()
+        assert screen.position == 12
 
 
 # -- drafts (issue #17 item 13) ------------------------------------------------------------------

@@ -99,3 +99,23 @@ def test_annotate_in_a_real_terminal(tmp_path: Path):
     assert decision is not None and decision.answer == "accept"
     assert ("Umerov", "PERSON") in [(sentence.text[s.start : s.end], s.label) for s in decision.spans]
     assert decision.session.startswith("tmux-")
+
+
+def test_keys_sent_at_once_after_slash_and_colon_are_not_lost(tmp_path: Path):
+    """Issue #17 item 8 in a real terminal: tmux delivers ":12⏎" and "/Umerov⏎" as one burst each."""
+    db = tmp_path / "t.db"
+    assert run_cli("import", "demo", str(SEED), "--db", str(db), "--no-model").returncode == 0
+    tmux = Tmux("prompt-burst")
+    command = f"env -u COLUMNS -u LINES {sys.executable} -m annotator annotate demo --annotator tmux --db {db}; sleep 30"
+    try:
+        tmux.start(command)
+        tmux.wait_for("sentence 1 of 22")
+        tmux.keys(":12", "Enter")
+        tmux.wait_for("sentence 12 of 22")
+        tmux.keys("/Umerov", "Enter")
+        screen = tmux.wait_for("found 'Umerov' in sentence 13")
+        assert "sentence 13 of 22" in screen
+        tmux.keys("/Obama", "Enter")
+        tmux.wait_for("'Obama' is not in any sentence")
+    finally:
+        tmux.stop()

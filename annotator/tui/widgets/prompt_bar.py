@@ -112,6 +112,15 @@ class PromptBar(Static):
             return
         self._render_line()
 
+    def paste(self, text: str) -> None:
+        """Insert pasted text (its first line) at the cursor."""
+        text = text.splitlines()[0] if text else ""
+        if self.selected:
+            self.value, self.cursor, self.selected = "", 0, False
+        self.value = self.value[: self.cursor] + text + self.value[self.cursor :]
+        self.cursor += len(text)
+        self._render_line()
+
     def _render_line(self) -> None:
         before, at, after = self.value[: self.cursor], self.value[self.cursor : self.cursor + 1], self.value[self.cursor + 1 :]
         parts: list[Content | tuple[str, str] | str] = [(self.question, "bold"), " "]
@@ -138,10 +147,13 @@ class PromptKeys:
     """App mixin: while the screen's prompt is open, every key that bubbles up goes to it, in order."""
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key) and event.is_forwarded:
+        if isinstance(event, (events.Key, events.Paste)) and event.is_forwarded:
             bar = open_prompt_bar(self.screen)  # type: ignore[attr-defined]
             if bar is not None:
                 event.stop()
-                bar.feed(event)
+                if isinstance(event, events.Paste):
+                    bar.paste(event.text)
+                else:
+                    bar.feed(event)
                 return
         await super().on_event(event)  # type: ignore[misc]
