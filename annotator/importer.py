@@ -148,8 +148,10 @@ class ArticleImporter:
         suggest: SuggestFn | None = None,
         suggestion_source: str = "",
         on_article: Callable[[int], None] | None = None,
+        dataset_settings: dict[str, Any] | None = None,
     ):
         self.store = store
+        self.dataset_settings = dataset_settings
         self.dataset = dataset
         self.segmenter = segmenter or Segmenter()
         self.suggest = suggest
@@ -164,6 +166,9 @@ class ArticleImporter:
         """Import articles (streamed in chunks) in one transaction."""
         counts = ImportCounts()
         with self.store.transaction():
+            # created with the file's data: a file that fails leaves no empty dataset behind
+            self.store.ensure_dataset(self.dataset, self.dataset_settings)
+            self._seen: set[str] = set()  # content hashes of this file's articles so far
             chunk: list[ArticleInput] = []
             for article in articles:
                 chunk.append(article)
@@ -177,11 +182,14 @@ class ArticleImporter:
     def _write_chunk(self, chunk: list[ArticleInput]) -> ImportCounts:
         counts = ImportCounts()
         fresh: list[tuple[ArticleInput, str]] = []
-        seen: set[str] = set()
+        seen = self._seen
         for article in chunk:
             digest = content_hash(article.text)
             if digest in seen or self.store.has_article(self.dataset, digest):
-                counts.skipped_articles += 1
+                if digest in seen:
+                    counts.duplicate_articles += 1
+                else:
+                    counts.skipped_articles += 1
                 if self.on_article:
                     self.on_article(1)
                 continue

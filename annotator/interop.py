@@ -35,6 +35,11 @@ from .store import ImportCounts, Store
 DEFAULT_IMPORT_ANNOTATOR = "imported"
 
 
+def plural(n: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 article``, ``2 articles``."""
+    return f"{n} {singular if n == 1 else (plural_form or singular + 's')}"
+
+
 # -- import ----------------------------------------------------------------------------------------
 
 
@@ -93,6 +98,69 @@ def _relabel(example: Example, mapping: dict[str, str]) -> None:
     example.relations = [replace(r, label=mapping.get(r.label, r.label)) for r in example.relations]
 
 
+def _where(path: Path, example: Example) -> tuple[Path, int | None]:
+    """The file (a brat document's ``.ann``) and line an example came from."""
+    name = example.meta.get("name")
+    if name and Path(path).is_dir():
+        return Path(path) / f"{name}.ann", example.line
+    return Path(path), example.line
+
+
+def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, console=None) -> None:
+    """Refuse (``mode`` None) or snap (``expand``/``contract``) spans that cut a word, for examples
+    whose format carries no tokens (their spans define the tokens, so a cut would be stored as is).
+    Relations follow their snapped spans; a span contracted to nothing is dropped with them."""
+    from .formats.align import snap_span, tokenize
+
+    if mode is not None and mode not in ("expand", "contract"):
+        raise DatasetError(f"--snap must be expand or contract, not {mode!r}")
+    token_cache: dict[str, list[Token]] = {}
+    changes: list[str] = []
+    for example in _flatten(examples):
+        if example.tokens is not None or not example.spans:
+            continue
+        text = example.text
+        if text not in token_cache:
+            token_cache = {text: tokenize(text)}  # one text at a time: versions share their record's text
+        tokens = token_cache[text]
+        file, line = _where(path, example)
+        where = f"{file}:{line}" if line else str(file)
+        moved: dict[tuple[int, int], tuple[int, int] | None] = {}
+        spans: list[Span] = []
+        for span in example.spans:
+            snapped, problem = snap_span(text, span, tokens, mode)
+            if problem:
+                raise InputError(problem, file, line)
+            if snapped is None:
+                moved[span.key] = None
+                changes.append(f"{where}: {text[span.start:span.end]!r} {span.label} dropped (no whole token inside)")
+                continue
+            if snapped.key != span.key:
+                moved[span.key] = snapped.key
+                changes.append(f"{where}: {text[span.start:span.end]!r} → {text[snapped.start:snapped.end]!r} {span.label}")
+            spans.append(snapped)
+        if not moved:
+            continue
+        example.spans = spans
+        relations = []
+        for relation in example.relations:
+            head, child = moved.get(relation.head, relation.head), moved.get(relation.child, relation.child)
+            if head is None or child is None:
+                changes.append(f"{where}: relation {relation.label} dropped with its span")
+                continue
+            relations.append(Relation(head, child, relation.label))
+        example.relations = relations
+    if changes and console is not None:
+        from rich.text import Text
+
+        n = sum(1 for c in changes if not c.split(": ", 1)[1].startswith("relation "))
+        console.print(Text(f"{path}: snapped {plural(n, 'span')} that cut a word (--snap {mode})"))
+        for change in changes[:5]:
+            console.print(Text(f"  {change}"))
+        if len(changes) > 5:
+            console.print(Text(f"  … and {len(changes) - 5} more"))
+
+
 def import_annotated(
     store: Store,
     dataset: str,
@@ -104,11 +172,20 @@ def import_annotated(
     add_labels: bool = False,
     label_map: Sequence[str] = (),
     console=None,
+    snap: str | None = None,
+    dataset_settings: dict[str, Any] | None = None,
 ) -> ImportCounts:
-    """Import one annotated file (or brat folder) as decisions, all or nothing."""
+    """Import one annotated file (or brat folder) as decisions, all or nothing.
+
+    Spans that cut a word are refused, or snapped with ``snap`` (``expand``/``contract``) and
+    reported on ``console``. A new dataset is created in the same transaction as the data.
+    """
     examples = _read_examples(path, fmt, console)
     if not examples:
         raise InputError("no records to import (empty file)", path)
+    _snap_examples(examples, path, snap, console)
+    for example in examples:
+        _provenance(example)
     mapping = parse_label_map(label_map)
     for example in _flatten(examples):
         _relabel(example, mapping)
@@ -130,6 +207,7 @@ def import_annotated(
         )
     counts = ImportCounts()
     with store.transaction():
+        store.ensure_dataset(dataset, dataset_settings)
         if unknown_entities or unknown_relations:
             info = store.dataset(dataset)
             store.set_dataset_settings(
@@ -152,10 +230,51 @@ def import_annotated(
         else:
             by_text: dict[str, list[Example]] = defaultdict(list)
             for example in examples:
+                exported = _exported_sentence(store, dataset, example)
+                if exported is not None:
+                    # our own export of this dataset: its decisions go to the sentence already there
+                    counts.decisions += _add_example_decisions(store, dataset, path, [exported], example, scheme, annotator)
+                    continue
                 by_text[example.text].append(example)
             for text, group in by_text.items():
                 counts.add(_import_unit(store, dataset, path, text, group, scheme, annotator))
     return counts
+
+
+def _provenance(example: Example) -> None:
+    """What our own exports say in a record's meta: the annotator (doccano has no field for it) and
+    the gold flag (Prodigy has none outside review output)."""
+    if example.meta.get("gold") is True:
+        example.gold = True
+    named = example.meta.get("annotator")
+    if example.annotator is None and isinstance(named, str) and named:
+        example.annotator = named
+
+
+def _exported_sentence(store: Store, dataset: str, example: Example) -> Sentence | None:
+    """The stored sentence an exported record came from: the record's meta names the article
+    (``article_hash``, else ``article_id`` of this dataset) and ``sentence_index``, and the stored
+    sentence has exactly the record's text (never matched otherwise)."""
+    meta = example.meta
+    index = meta.get("sentence_index")
+    if type(index) is not int:
+        return None
+    article_id = None
+    if isinstance(meta.get("article_hash"), str):
+        article_id = _existing_article(store, dataset, meta["article_hash"])
+    elif type(meta.get("article_id")) is int:
+        try:
+            article = store.article(meta["article_id"])
+        except AnnotatorError:
+            article = None
+        if article is not None and article.dataset == dataset:
+            article_id = article.id
+    if article_id is None:
+        return None
+    for sentence in store.article_sentences(article_id):
+        if sentence.index == index:
+            return sentence if sentence.text == example.text else None
+    return None
 
 
 def _existing_article(store: Store, dataset: str, digest: str) -> int | None:
@@ -259,8 +378,17 @@ def _import_document(store, dataset, path, example: Example, scheme, annotator) 
         )
         counts.add(added)
     stored = store.article_sentences(article_id)
-    counts.decisions += _add_example_decisions(store, dataset, where, stored, example, scheme, annotator, article_level=True)
+    counts.decisions += _add_example_decisions(store, dataset, where, stored, example, scheme, annotator, article_level=True,
+                                               only=_decided_sentences(stored, example))
     return counts
+
+
+def _decided_sentences(stored: list[Sentence], example: Example) -> list[Sentence]:
+    """The sentences of a brat document that become decisions: those that carry a span, and those
+    our export listed as decided (``meta["decided"]``, from its sidecar file). brat has no
+    per-sentence answer, so any other sentence stays undecided."""
+    ranges = [(s.start, s.end) for s in example.spans] + [tuple(r) for r in example.meta.get("decided") or ()]
+    return [s for s in stored if any(a < s.start + len(s.text) and b > s.start for a, b in ranges)]
 
 
 def _join_for(segmented, spans: Sequence[Span], relations: Sequence[Relation], text: str, where) -> list[tuple[int, int]]:
@@ -327,6 +455,14 @@ def _add_example_decisions(
         added += _add_one(store, dataset, path, sentences, version, scheme, annotator, article_level, only, gold=False)
     added += _add_one(store, dataset, path, sentences, example, scheme, annotator, article_level, only, gold=example.gold)
     return added
+
+
+def _same_content(decision, answer: str, spans: Sequence[Span], relations: Sequence[Relation]) -> bool:
+    return (
+        decision.answer == answer
+        and sorted((s.start, s.end, s.label) for s in decision.spans) == sorted((s.start, s.end, s.label) for s in spans)
+        and sorted((r.head, r.child, r.label) for r in decision.relations) == sorted((r.head, r.child, r.label) for r in relations)
+    )
 
 
 def _add_one(store, dataset, path, sentences, example, scheme, annotator, article_level, only, gold) -> int:
@@ -398,6 +534,9 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
         prodigy = example.meta.get("_prodigy")
         if prodigy:
             meta["_prodigy"] = prodigy
+        current = store.current_decision(sentence.id, name, gold)
+        if current is not None and _same_content(current, example.answer or "accept", spans, relations):
+            continue  # already this annotator's current decision (e.g. our own export imported back)
         stored = store.add_decision(
             sentence, annotator=name, answer=example.answer or "accept", spans=spans, relations=relations,
             session=example.session or name, gold=gold, meta=meta, uid=uid,
@@ -468,12 +607,14 @@ def choose_source(store: Store, dataset: str, source: str | None) -> tuple[str, 
     return source, [source], False
 
 
-_OUR_META = {"article_id", "title", "sentence_index", "position", "kicker", "format", "document", "name"}
+_OUR_META = {"article_id", "article_hash", "title", "sentence_index", "position", "kicker", "format", "document", "name",
+             "annotator", "gold", "decided"}
 
 
 def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[tuple[Example, Sentence]]:
     """Examples (sentence-level) of the chosen decisions, in position order."""
     titles: dict[int, str] = {}
+    hashes: dict[int, str] = {}
     article_meta: dict[int, dict[str, Any]] = {}
     for sentence, decision in store.current_decisions(plan.dataset, plan.annotators or None, gold=plan.gold):
         if on_item:
@@ -483,14 +624,19 @@ def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[t
         if sentence.article_id not in titles:
             article = store.article(sentence.article_id)  # type: ignore[arg-type]
             titles[sentence.article_id] = article.title
+            hashes[sentence.article_id] = article.content_hash
             article_meta[sentence.article_id] = {k: v for k, v in article.meta.items() if k not in _OUR_META}
         meta: dict[str, Any] = {
             **article_meta[sentence.article_id],
             "article_id": sentence.article_id,
+            "article_hash": hashes[sentence.article_id],
             "title": titles[sentence.article_id],
             "sentence_index": sentence.index,
             "position": sentence.position,
+            "annotator": decision.annotator,
         }
+        if decision.gold:
+            meta["gold"] = True
         if decision.meta.get("_prodigy"):
             meta["_prodigy"] = decision.meta["_prodigy"]
         example = Example(
@@ -552,7 +698,7 @@ def check_examples(examples: Sequence[Example], scheme, *, needs_ents: bool) -> 
                 note("relation to a missing span", f"{where}: relation {relation.label} names a missing span")
     for label, n in sorted(label_counts.items()):
         if n < 10:
-            note("label with fewer than 10 examples", f"label {label} has only {n} examples")
+            note("label with fewer than 10 examples", f"label {label} has only {plural(n, 'example')}")
     return counts, problems
 
 
@@ -588,6 +734,14 @@ def run_export(
         raise ExportError(
             "problems found (--strict): " + "; ".join(f"{n} {kind}" for kind, n in sorted(counts.items())), plan.out
         )
+    if plan.split:
+        n_articles = len({e.meta["article_id"] for e in examples})
+        if n_articles < 2:
+            raise ExportError(
+                f"--split {plan.split} needs accepted sentences from at least 2 articles (train and dev never share an "
+                f"article), but dataset {plan.dataset!r} has them from {plural(n_articles, 'article')}; "
+                "export without --split, or annotate another article"
+            )
     dev_articles = split_articles((e.meta["article_id"] for e in examples), plan.split or 0.0, plan.seed)
     train = [e for e in examples if e.meta["article_id"] not in dev_articles]
     dev = [e for e in examples if e.meta["article_id"] in dev_articles]
@@ -617,6 +771,12 @@ def run_export(
                 stem = safe_name(who, 0) if not plan.split else f"{name}-{safe_name(who, 0)}"
                 targets.append((out / f"{stem}.jsonl", lambda p, group=group: formats.write_doccano(group, p)))
     elif plan.fmt == "brat":
+        several = sorted({e.annotator or "" for e in examples}) if not plan.gold else []
+        if len(several) > 1:
+            raise ExportError(
+                f"brat holds one version of each document, but these decisions are by {', '.join(several)}: "
+                "export one annotator (--source NAME) or gold (--source gold)"
+            )
         for name, items in parts:
             folder = out / ("brat" if not plan.split else f"brat-{name}")
             documents = _brat_documents(store, items, plan)
@@ -630,35 +790,47 @@ def run_export(
         raise ExportError(f"unknown format {plan.fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
     existing = [p for p, _ in targets if p.exists() and (p.is_file() or any(p.iterdir()))]
     if existing and not force:
-        raise ExportError(f"{existing[0]} exists already; pass --force to overwrite", existing[0])
+        raise ExportError("exists already; pass --force to overwrite", existing[0])
     out.mkdir(parents=True, exist_ok=True)
     for target, write in targets:
-        if target.is_dir() and force:
-            import shutil
-
-            shutil.rmtree(target)
         tmp = target.with_name(target.name + ".partial")
-        if tmp.exists():
-            import shutil
-
-            shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-        more = write(tmp)
-        if more:
-            summary.problems.extend(more)
-            summary.problem_counts["written with a problem"] += len(more)
-        tmp.replace(target) if not target.is_dir() else None
+        _remove(tmp)
+        try:
+            more = write(tmp)
+            if more:
+                summary.problems.extend(more)
+                summary.problem_counts["written with a problem"] += len(more)
+            if target.is_dir():
+                # an empty folder, or (checked above) --force: the new folder takes its place
+                _remove(target)
+            tmp.replace(target)
+        except BaseException:
+            _remove(tmp)
+            raise
         summary.files.append(target)
     if plan.fmt == "spacy":
+        model = Path("models") / plan.dataset
         if plan.split:
             summary.command = (
-                f"python -m spacy train {out / 'config.cfg'} --paths.train {out / 'train.spacy'} --paths.dev {out / 'dev.spacy'}"
+                f"python -m spacy train {out / 'config.cfg'} --paths.train {out / 'train.spacy'} --paths.dev {out / 'dev.spacy'} "
+                f"--output {model}"
             )
         else:
             summary.command = (
                 f"python -m spacy train {out / 'config.cfg'} --paths.train {out / (plan.dataset + '.spacy')} "
-                f"--paths.dev {out / (plan.dataset + '.spacy')}  (use --split 0.2 for a real dev set)"
+                f"--paths.dev {out / (plan.dataset + '.spacy')} --output {model}  (use --split 0.2 for a real dev set)"
             )
     return summary
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder if it is there."""
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _brat_documents(store: Store, examples: Sequence[Example], plan: ExportPlan) -> list[Example]:
@@ -680,7 +852,18 @@ def _brat_documents(store: Store, examples: Sequence[Example], plan: ExportPlan)
             )
         spans.sort(key=lambda s: (s.start, s.end, s.label))
         name = article.meta.get("name") or article.title or f"article-{article_id}"
-        documents.append(Example(text=article.text, spans=spans, relations=sorted(set(relations)), meta={"name": name, "article_id": article_id}))
+        meta: dict[str, Any] = {
+            "name": name,
+            "article_id": article_id,
+            # the sentences that were decided (the sidecar file says so; brat itself cannot)
+            "decided": sorted([sentences[e.meta["sentence_index"]].start, sentences[e.meta["sentence_index"]].end] for e in items),
+        }
+        who = {e.annotator for e in items}
+        if len(who) == 1:
+            meta["annotator"] = who.pop()
+        if plan.gold:
+            meta["gold"] = True
+        documents.append(Example(text=article.text, spans=spans, relations=sorted(set(relations)), meta=meta))
     return documents
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, SEED, SHARED_DATA, run_cli, shared_data
+from annotator.store import Store
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def _doccano_samples():
         "doccano_docs_export_sequence_labeling_example.jsonl",
         "doccano_docs_export_relation_extraction_example.json",
         "doccano_test_relation_extraction.jsonl",
-        "doccano_test_sequence_labeling_overlapping.jsonl",
+        # doccano_test_sequence_labeling_overlapping.jsonl cuts a word: see test_doccano_sample_that_cuts_a_word
         "transformer_fixtures/labeling.jsonl",
         "transformer_fixtures/labeling_text_label.jsonl",
     ]
@@ -92,6 +93,24 @@ def test_doccano_samples_round_trip(tmp_path, name, overlapping_labels):
     # the same span twice in one record is one span
     assert sorted(set(span_set(exported))) == sorted(set(span_set(original)))
     assert relation_set(exported) == relation_set(original)
+
+
+def test_doccano_sample_that_cuts_a_word(tmp_path, overlapping_labels):
+    """doccano's own test file labels the "e" of "exampleA": refused with file:line, or snapped."""
+    sample = shared_data("doccano", "doccano_test_sequence_labeling_overlapping.jsonl")
+    db = tmp_path / "cut.db"
+    refused = run_cli("import", "cut", str(sample), "--db", str(db), "--add-labels", "--labels", str(overlapping_labels))
+    assert refused.returncode == 2
+    assert f"{sample}:1: span 0-1 'e' LOC ends inside the word 'exampleA'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    snapped = run_cli("import", "cut", str(sample), "--db", str(db), "--add-labels", "--labels", str(overlapping_labels),
+                      "--snap", "expand")
+    assert snapped.returncode == 0, snapped.stderr
+    assert "snapped 2 spans that cut a word (--snap expand)" in snapped.stderr
+    assert f"{sample}:1: 'e' → 'exampleA' LOC" in snapped.stderr
+    with Store(db) as store:
+        [(sentence, decision)] = list(store.current_decisions("cut", None))
+        assert [(s.start, s.end, s.label) for s in decision.spans] == [(0, 8, "LOC")]
 
 
 @pytest.mark.parametrize("folder", ["bionlp_st_2011_rel", "ncbi_disease_sample"])

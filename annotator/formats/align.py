@@ -165,3 +165,59 @@ def doc_from_example(nlp_vocab: "Vocab", example: Example) -> tuple["Doc", list[
     if doc.text != text:  # pragma: no cover - a bug, not bad input
         raise AssertionError("doc_from_example lost text")
     return doc, problems
+
+
+SNAP_MODES = ("expand", "contract")
+
+
+def word_cut(text: str, offset: int, token_bounds: set[int]) -> bool:
+    """Whether a span boundary at ``offset`` falls inside a word: letters or digits on both sides
+    and no boundary of spaCy's tokens there (``"Merke|l"`` is a cut, ``"AL-|AIN"`` and ``"10|km"``
+    are not)."""
+    return (
+        0 < offset < len(text)
+        and offset not in token_bounds
+        and text[offset - 1].isalnum()
+        and text[offset].isalnum()
+    )
+
+
+def snap_span(text: str, span: Span, tokens: Sequence[Token], mode: str | None) -> tuple[Span | None, str | None]:
+    """``(span, None)`` when no boundary of ``span`` cuts a word; otherwise, with ``mode``
+    ``"expand"``/``"contract"``, the span snapped to the enclosing/enclosed boundaries of spaCy's
+    ``tokens`` of ``text`` (``None`` when contracting leaves nothing), like spaCy's
+    ``Doc.char_span(alignment_mode=...)``; without a mode, ``(None, problem)``."""
+    bounds = {t.start for t in tokens} | {t.end for t in tokens}
+    cut_start = word_cut(text, span.start, bounds)
+    cut_end = word_cut(text, span.end, bounds)
+    if not (cut_start or cut_end):
+        return span, None
+    if mode is None:
+        where = span.start if cut_start else span.end
+        left = where
+        while left > 0 and text[left - 1].isalnum():
+            left -= 1
+        right = where
+        while right < len(text) and text[right].isalnum():
+            right += 1
+        side = "starts" if cut_start else "ends"
+        return None, (
+            f"span {span.start}-{span.end} {text[span.start:span.end]!r} {span.label} {side} inside the word "
+            f"{text[left:right]!r}; fix the offsets or import with --snap expand|contract"
+        )
+    if mode not in SNAP_MODES:
+        raise ValueError(f"unknown snap mode {mode!r}")
+    start, end = span.start, span.end
+    if mode == "expand":
+        if cut_start:
+            start = max(t.start for t in tokens if t.start <= span.start)
+        if cut_end:
+            end = min(t.end for t in tokens if t.end >= span.end)
+    else:
+        if cut_start:
+            start = min((t.start for t in tokens if t.start >= span.start), default=span.end)
+        if cut_end:
+            end = max((t.end for t in tokens if t.end <= span.end), default=span.start)
+        if end <= start:
+            return None, None
+    return replace(span, start=start, end=end, token_start=-1, token_end=-1), None

@@ -9,11 +9,12 @@ lines they name), so relations are resolved after the whole file is read.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from annotator.errors import ExportError, InputError
 from annotator.model import Example, Relation, Span
@@ -74,7 +75,41 @@ def read_brat(path: str | Path, report: BratReport | None = None) -> Iterator[Ex
         if ann_path.exists():
             spans, relations = _parse_ann(ann_path, text, name, report)
         report.documents += 1
-        yield Example(text=text, spans=spans, relations=relations, meta={"name": name})
+        meta: dict[str, Any] = {"name": name}
+        meta.update(_read_sidecar(txt_path.with_suffix(SIDECAR_SUFFIX), len(text)))
+        yield Example(text=text, spans=spans, relations=relations, meta=meta)
+
+
+SIDECAR_SUFFIX = ".annotator.json"
+"""Beside ``name.txt``/``name.ann``, our export writes ``name.annotator.json``: the character ranges
+of the sentences that were decided (``decided``, a list of ``[start, end]``), and when the document
+holds one annotator's decisions, ``annotator`` and ``gold``. brat has no per-sentence answer: on
+import, without this file only sentences that carry annotations become decisions."""
+
+
+def _read_sidecar(path: Path, length: int) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(read_text_file(path))
+    except json.JSONDecodeError as error:
+        raise InputError(f"JSON syntax error: {error.msg}", path, error.lineno) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path)
+    meta: dict[str, Any] = {}
+    decided = data.get("decided")
+    if decided is not None:
+        if not isinstance(decided, list) or not all(
+            isinstance(r, list) and len(r) == 2 and all(type(x) is int for x in r) and 0 <= r[0] <= r[1] <= length
+            for r in decided
+        ):
+            raise InputError(f'"decided" must be a list of [start, end] character ranges within the text (0-{length})', path)
+        meta["decided"] = [list(r) for r in decided]
+    if isinstance(data.get("annotator"), str) and data["annotator"]:
+        meta["annotator"] = data["annotator"]
+    if data.get("gold") is True:
+        meta["gold"] = True
+    return meta
 
 
 def _pairs(path: Path) -> list[tuple[Path, Path, str]]:
@@ -287,6 +322,9 @@ def write_brat(
                 lines.append(f"R{relation_number}\t{label} Arg1:{t_id_of[rel.head]} Arg2:{t_id_of[rel.child]}")
             with (outdir / f"{name}.ann").open("w", encoding="utf-8", newline="\n") as handle:
                 handle.write("".join(line + "\n" for line in lines))
+            sidecar = {key: document.meta[key] for key in ("decided", "annotator", "gold") if document.meta.get(key) is not None}
+            if sidecar:
+                (outdir / f"{name}{SIDECAR_SUFFIX}").write_text(json.dumps(sidecar, ensure_ascii=False) + "\n", encoding="utf-8")
         conf = annotation_conf(
             declared_entities + sorted(used_entities - set(declared_entities)),
             {**relation_labels, **{label: ((), ()) for label in sorted(used_relations - set(relation_labels))}},
