@@ -77,6 +77,7 @@ def import_command(
     overlap: Optional[str] = typer.Option(None, "--overlap", help="Dataset routing: 'all' or a number of annotators per sentence."),
     add_labels: bool = typer.Option(False, "--add-labels", help="Accept labels that are not in the scheme."),
     label_map: List[str] = typer.Option([], "--map", help="Rename a label on import: OLD=NEW (repeatable)."),
+    snap: Optional[str] = typer.Option(None, "--snap", help="Spans that cut a word: 'expand' or 'contract' them to whole tokens (reported) [default: refuse]."),
 ) -> None:
     """Import articles (with spaCy suggestions) or annotated data into DATASET."""
     from . import commands
@@ -97,6 +98,7 @@ def import_command(
         overlap=overlap,
         add_labels=add_labels,
         label_map=label_map,
+        snap=snap,
     )
 
 

@@ -51,6 +51,7 @@ def run_import(
     overlap: Optional[str],
     add_labels: bool,
     label_map: Sequence[str],
+    snap: Optional[str] = None,
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -66,12 +67,12 @@ def run_import(
     try:
         settings = {"overlap": overlap_value} if overlap_value is not None else {"overlap": "all"}
         existing = store.find_dataset(dataset)
-        if existing is None:
-            store.ensure_dataset(dataset, settings)
-        elif overlap_value is not None and existing.settings.get("overlap") != overlap_value:
+        # a new dataset is created by the first file's transaction: a failed import leaves none behind
+        if existing is not None and overlap_value is not None and existing.settings.get("overlap") != overlap_value:
             store.set_dataset_settings(dataset, {"overlap": overlap_value})
 
-        plain, annotated = _split_by_format(files, fmt)
+        undetected: Optional[dict] = {} if skip_invalid else None  # files whose format is unknown: skipped in the loop
+        plain, annotated = _split_by_format(files, fmt, undetected)
         suggest = None
         source = ""
         notice = ""
@@ -102,16 +103,20 @@ def run_import(
             disable=not err.is_terminal,
         ) as progress:
             task = progress.add_task("importing", total=len(files))
-            importer = ArticleImporter(store, dataset, segmenter=segmenter, suggest=suggest, suggestion_source=source)
+            importer = ArticleImporter(store, dataset, segmenter=segmenter, suggest=suggest, suggestion_source=source,
+                                       dataset_settings=settings)
             for path in files:
                 progress.update(task, description=f"importing {path.name}")
                 try:
+                    if undetected and path in undetected:
+                        raise undetected[path]
                     if path in annotated:
                         from .interop import import_annotated
 
                         counts = import_annotated(
                             store, dataset, path, annotated[path], scheme,
                             annotator=annotator, add_labels=add_labels, label_map=label_map, console=err,
+                            snap=snap, dataset_settings=settings,
                         )
                     else:
                         counts = importer.import_file(path)
@@ -131,20 +136,29 @@ def run_import(
         out.print(
             f"{dataset}: imported {plural(total.articles, 'article')}, {plural(total.sentences, 'sentence')}, "
             f"{plural(total.suggestions, 'suggestion')}, {plural(total.decisions, 'decision')}"
-            + (f"; {plural(total.skipped_articles, 'article')} {'was' if total.skipped_articles == 1 else 'were'} already there"
+            + (f"; {plural(total.skipped_articles, 'article')} {'was' if total.skipped_articles == 1 else 'were'} already in the dataset"
                if total.skipped_articles else "")
+            + (f"; {plural(total.duplicate_articles, 'duplicate article')} inside the same file skipped"
+               if total.duplicate_articles else "")
             + (f"; {plural(len(failed), 'file')} skipped" if failed else "")
         )
     finally:
         store.close()
 
 
-def _split_by_format(files: Sequence[Path], fmt: Optional[str]) -> tuple[list[Path], dict[Path, str]]:
-    """Files of plain articles, and annotated files with their format."""
+def _split_by_format(files: Sequence[Path], fmt: Optional[str], undetected: Optional[dict] = None) -> tuple[list[Path], dict[Path, str]]:
+    """Files of plain articles, and annotated files with their format (with ``undetected``: the
+    error of each file whose format cannot be told is kept there instead of raised)."""
     plain: list[Path] = []
     annotated: dict[Path, str] = {}
     for path in files:
-        kind = fmt or _detect(path)
+        try:
+            kind = fmt or _detect(path)
+        except AnnotatorError as exc:
+            if undetected is None:
+                raise
+            undetected[path] = exc
+            continue
         if kind in ("text", None):
             plain.append(path)
         else:

@@ -28,7 +28,7 @@ def test_import_seed_with_patterns_only_then_again(tmp_path):
     assert stats["suggestions_per_label"]["WEAPON"] >= 2  # ATACMS, F-16 ... from patterns
     second = run_cli("import", "demo", str(SEED), "--db", str(db), "--no-model")
     assert second.returncode == 0
-    assert "imported 0 articles" in second.stdout and "1 article was already there" in second.stdout
+    assert "imported 0 articles" in second.stdout and "1 article was already in the dataset" in second.stdout
     assert counts(db) == stats
 
 

@@ -144,6 +144,8 @@ class ImportCounts:
     suggestions: int = 0
     decisions: int = 0
     skipped_articles: int = 0
+    duplicate_articles: int = 0
+    """Articles skipped because the same file held them before (``skipped_articles``: already in the dataset)."""
     first_sentence_id: int | None = None
     """Id of the first sentence ``add_article`` created (the others follow without gaps)."""
     first_position: int | None = None
@@ -154,6 +156,7 @@ class ImportCounts:
         self.suggestions += other.suggestions
         self.decisions += other.decisions
         self.skipped_articles += other.skipped_articles
+        self.duplicate_articles += other.duplicate_articles
 
 
 def _translate(exc: sqlite3.Error, path: str) -> StoreError:
