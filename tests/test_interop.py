@@ -199,7 +199,8 @@ def test_seed_docbin_export_with_relations_and_split(tmp_path):
     nlp = spacy.blank("en")
     train = list(DocBin().from_disk(out / "train.spacy").get_docs(nlp.vocab))
     dev = list(DocBin().from_disk(out / "dev.spacy").get_docs(nlp.vocab))
-    assert train and dev or (train or dev)
+    assert train and dev, "--split 0.5 of 25 articles puts sentences on both sides"
+    assert f"--output {Path('models') / 'demo'}" in result.stdout
     docs = train + dev
     from annotator.store import Store
 
@@ -322,3 +323,253 @@ def test_prodigy_review_output_imports_each_session_and_gold(tmp_path):
     assert exported.returncode == 0 and "from gold" in exported.stdout
     again = run_cli("import", "d", str(path), "--db", str(db))
     assert "0 decisions" in again.stdout
+
+
+# -- issue #17: every path tells the same truth -----------------------------------------------------
+
+
+def _cli_ok(*args):
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_reimported_correction_is_what_show_export_and_stats_say(tmp_path):
+    """Item 1, end to end: the second import of a record (LOC) supersedes the first (GPE) everywhere."""
+    db = tmp_path / "c.db"
+    record = {"text": "Paris is nice.", "spans": [{"start": 0, "end": 5, "label": "GPE"}], "_annotator_id": "dave"}
+    first = _write(tmp_path / "first.jsonl", [record])
+    second = _write(tmp_path / "second.jsonl", [{**record, "spans": [{"start": 0, "end": 5, "label": "LOC"}]}])
+    _cli_ok("import", "c", str(first), "--db", str(db))
+    _cli_ok("import", "c", str(second), "--db", str(db))
+    shown = _cli_ok("show", "c", "--annotator", "dave", "--db", str(db)).stdout
+    assert "Paris LOC" in shown and "GPE" not in shown
+    _cli_ok("export", "c", "--format", "conll", "--db", str(db), "--out", str(tmp_path / "out"))
+    conll = (tmp_path / "out" / "c.conll").read_text(encoding="utf-8")
+    assert "B-LOC" in conll and "GPE" not in conll
+    stats = _cli_ok("stats", "c", "--db", str(db)).stdout
+    assert "LOC" in stats and "GPE" not in stats
+
+
+def _write(path: Path, records) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+MERKEL = {"text": "Angela Merkel met Biden.", "spans": [{"start": 0, "end": 12, "label": "PERSON"}]}
+
+
+def test_span_that_cuts_a_word_is_refused_with_file_and_line(tmp_path):
+    """Item 2: "Angela Merke" was stored silently; now the line is named and nothing is written."""
+    db = tmp_path / "m.db"
+    path = _write(tmp_path / "m.jsonl", [{"text": "Fine.", "spans": []}, MERKEL])
+    result = run_cli("import", "m", str(path), "--db", str(db))
+    assert result.returncode == 2
+    assert f"{path}:2: span 0-12 'Angela Merke' PERSON ends inside the word 'Merkel'" in result.stderr
+    assert "--snap expand|contract" in result.stderr and "Traceback" not in result.stderr
+    with Store(db) as store:
+        assert store.find_dataset("m") is None  # no empty dataset left behind (item 7)
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("expand", "Angela Merkel"), ("contract", "Angela")])
+def test_snap_reports_and_exports_consistent_offsets(tmp_path, mode, expected):
+    db = tmp_path / "m.db"
+    path = _write(tmp_path / "m.jsonl", [MERKEL])
+    result = _cli_ok("import", "m", str(path), "--db", str(db), "--snap", mode)
+    assert f"snapped 1 span that cut a word (--snap {mode})" in result.stderr
+    assert f"{path}:1: 'Angela Merke' → '{expected}' PERSON" in result.stderr
+    _cli_ok("export", "m", "--format", "prodigy", "--db", str(db), "--out", str(tmp_path / "out"))
+    [record] = [json.loads(line) for line in (tmp_path / "out" / "m.jsonl").read_text(encoding="utf-8").splitlines()]
+    [span] = record["spans"]
+    assert record["text"][span["start"] : span["end"]] == expected
+    tokens = record["tokens"]
+    assert tokens[span["token_start"]]["start"] == span["start"] and tokens[span["token_end"]]["end"] == span["end"]
+    assert [t["text"] for t in tokens][:2] == ["Angela", "Merkel"]  # the word is not split into "Merke" + "l"
+
+
+def test_snap_keeps_relations_and_rejects_unknown_mode(tmp_path):
+    db = tmp_path / "m.db"
+    record = {"text": "Merkel met Biden.", "entities": [
+        {"id": 1, "start_offset": 0, "end_offset": 5, "label": "PERSON"},
+        {"id": 2, "start_offset": 11, "end_offset": 16, "label": "PERSON"}],
+        "relations": [{"id": 1, "from_id": 1, "to_id": 2, "type": "MEETS"}]}
+    path = _write(tmp_path / "d.jsonl", [record])
+    bad = run_cli("import", "m", str(path), "--db", str(db), "--snap", "sideways", "--add-labels")
+    assert bad.returncode == 2 and "--snap must be expand or contract" in bad.stderr
+    _cli_ok("import", "m", str(path), "--db", str(db), "--snap", "expand", "--add-labels")
+    with Store(db) as store:
+        [(sentence, decision)] = list(store.current_decisions("m", None))
+        assert [sentence.text[s.start:s.end] for s in decision.spans] == ["Merkel", "Biden"]
+        assert [(r.head, r.child, r.label) for r in decision.relations] == [((0, 6), (11, 16), "MEETS")]
+
+
+def _seed_db(tmp_path: Path, name="s.db") -> Path:
+    db = tmp_path / name
+    _cli_ok("import", "demo", str(SEED), "--db", str(db), "--no-model")
+    return db
+
+
+def _gold_on_some_sentences(db: Path, every: int = 3) -> int:
+    """Gold decisions (reviewer "rita") on every third sentence of the seed article; returns how many."""
+    from annotator.model import Span
+
+    n = 0
+    with Store(db) as store:
+        for position in range(1, store.sentence_count("demo") + 1, every):
+            sentence = store.sentence_at("demo", position).sentence
+            spans = []
+            start = sentence.text.find("Ukraine")
+            first = [i for i, t in enumerate(sentence.tokens) if t.start == start]
+            last = [i for i, t in enumerate(sentence.tokens) if t.end == start + 7]
+            if start >= 0 and first and last:
+                spans.append(Span(start, start + 7, "GPE", first[0], last[0]))
+            store.add_decision(sentence, annotator="rita", answer="accept", spans=spans, relations=[], gold=True)
+            n += 1
+    return n
+
+
+def _decisions(db: Path, dataset: str, gold: bool):
+    with Store(db) as store:
+        return sorted(
+            (d.annotator, sentence.text, d.answer, tuple(sorted((s.start, s.end, s.label) for s in d.spans)))
+            for sentence, d in store.current_decisions(dataset, None, gold=gold)
+        )
+
+
+def test_brat_round_trip_invents_no_decisions(tmp_path):
+    """Item 3: the export lists the decided sentences (sidecar); nothing else becomes a decision."""
+    db = _seed_db(tmp_path)
+    n = _gold_on_some_sentences(db)
+    out = tmp_path / "out"
+    _cli_ok("export", "demo", "--format", "brat", "--db", str(db), "--out", str(out))
+    [sidecar] = list((out / "brat").glob("*.annotator.json"))
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["gold"] is True
+    fresh = tmp_path / "fresh.db"
+    _cli_ok("import", "back", str(out / "brat"), "--db", str(fresh))
+    back = _decisions(fresh, "back", gold=True)
+    assert len(back) == n
+    assert back == [(a, t, ans, spans) for a, t, ans, spans in _decisions(db, "demo", gold=True)]
+    # a third-party .ann (no sidecar): only the sentences that carry a span become decisions
+    sidecar.unlink()
+    third = tmp_path / "third.db"
+    _cli_ok("import", "third", str(out / "brat"), "--db", str(third), "--annotator", "ext")
+    got = _decisions(third, "third", gold=False)
+    assert got and all(spans for _, _, _, spans in got)
+    assert len(got) == sum(1 for *_, spans in back if spans)
+
+
+def test_reimported_prodigy_export_matches_existing_sentences_and_keeps_gold(tmp_path):
+    """Item 4: our export carries the article hash and sentence index; re-importing adds nothing."""
+    db = _seed_db(tmp_path)
+    n = _gold_on_some_sentences(db)
+    with Store(db) as store:
+        articles, sentences = len(list(store.articles("demo"))), store.sentence_count("demo")
+    for fmt in ("prodigy", "doccano", "spacy"):
+        out = tmp_path / f"out-{fmt}"
+        _cli_ok("export", "demo", "--format", fmt, "--db", str(db), "--out", str(out))
+        exported = next(p for p in sorted(out.iterdir()) if p.suffix in (".jsonl", ".spacy"))
+        again = _cli_ok("import", "demo", str(exported), "--db", str(db), "--add-labels")
+        assert "imported 0 articles, 0 sentences, 0 suggestions, 0 decisions" in again.stdout, (fmt, again.stdout)
+        with Store(db) as store:
+            assert (len(list(store.articles("demo"))), store.sentence_count("demo")) == (articles, sentences)
+        # into a fresh database: the gold flag and the reviewer survive
+        fresh = tmp_path / f"fresh-{fmt}.db"
+        _cli_ok("import", "back", str(exported), "--db", str(fresh), "--add-labels")
+        assert [(a, t, s) for a, t, _, s in _decisions(fresh, "back", gold=True)] == [
+            (a, t, s) for a, t, _, s in _decisions(db, "demo", gold=True)
+        ], fmt
+        assert len(_decisions(fresh, "back", gold=True)) == n
+
+
+def test_exported_record_with_a_different_text_is_never_matched(tmp_path):
+    db = _seed_db(tmp_path)
+    _gold_on_some_sentences(db)
+    out = tmp_path / "out"
+    _cli_ok("export", "demo", "--format", "prodigy", "--db", str(db), "--out", str(out))
+    records = [json.loads(line) for line in (out / "demo.jsonl").read_text(encoding="utf-8").splitlines()]
+    changed = {"text": records[0]["text"] + " Edited.", "meta": records[0]["meta"]}
+    path = _write(tmp_path / "changed.jsonl", [changed])
+    result = _cli_ok("import", "demo", str(path), "--db", str(db))
+    assert "imported 1 article, 1 sentence" in result.stdout
+
+
+def test_skip_invalid_goes_past_an_empty_jsonl_and_failed_import_leaves_no_dataset(tmp_path):
+    """Item 7."""
+    db = tmp_path / "e.db"
+    empty = tmp_path / "a-empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    good = _write(tmp_path / "b-good.jsonl", [{"text": "Paris is nice."}])
+    failed = run_cli("import", "e", str(empty), "--db", str(db), "--no-suggest")
+    assert failed.returncode == 2 and str(empty) in failed.stderr
+    with Store(db) as store:
+        assert store.find_dataset("e") is None
+    skipped = _cli_ok("import", "e", str(empty), str(good), "--db", str(db), "--no-suggest", "--skip-invalid")
+    assert "skipped" in skipped.stderr and str(empty) in skipped.stderr
+    assert "imported 1 article" in skipped.stdout and "1 file skipped" in skipped.stdout
+
+
+def test_duplicates_inside_a_file_are_told_apart_from_articles_already_there(tmp_path):
+    """Item 11."""
+    db = tmp_path / "d.db"
+    path = _write(tmp_path / "dup.jsonl", [{"text": "Paris is nice."}, {"text": "Paris is nice."}, {"text": "Rome too."}])
+    first = _cli_ok("import", "d", str(path), "--db", str(db), "--no-suggest")
+    assert "imported 2 articles" in first.stdout and "1 duplicate article inside the same file skipped" in first.stdout
+    assert "already" not in first.stdout
+    second = _cli_ok("import", "d", str(path), "--db", str(db), "--no-suggest")
+    assert "3 articles were already in the dataset" in second.stdout
+
+
+def test_split_of_one_article_is_refused_and_messages_are_worded_right(tmp_path):
+    """Item 9 and item 11: one article cannot give train and dev; the path is named once; plurals."""
+    db = tmp_path / "o.db"
+    path = _write(tmp_path / "one.jsonl", [{"text": "Paris is nice.", "spans": [{"start": 0, "end": 5, "label": "GPE"}]}])
+    _cli_ok("import", "o", str(path), "--db", str(db))
+    out = tmp_path / "out"
+    refused = run_cli("export", "o", "--format", "spacy", "--split", "0.2", "--db", str(db), "--out", str(out))
+    assert refused.returncode == 2
+    assert "--split 0.2 needs accepted sentences from at least 2 articles" in refused.stderr and "from 1 article;" in refused.stderr
+    assert not (out / "dev.spacy").exists()
+    first = _cli_ok("export", "o", "--format", "spacy", "--db", str(db), "--out", str(out))
+    assert f"--output {Path('models') / 'o'}" in first.stdout
+    assert "label GPE has only 1 example" in first.stderr and "1 examples" not in first.stderr
+    again = run_cli("export", "o", "--format", "spacy", "--db", str(db), "--out", str(out))
+    assert again.returncode == 2 and again.stderr.count(str(out / "o.spacy")) == 1, again.stderr
+
+
+def test_export_into_an_existing_empty_folder_force_and_partial_cleanup(tmp_path):
+    """Item 12."""
+    db = _seed_db(tmp_path)
+    _gold_on_some_sentences(db)
+    out = tmp_path / "out"
+    (out / "brat").mkdir(parents=True)
+    result = _cli_ok("export", "demo", "--format", "brat", "--db", str(db), "--out", str(out))
+    assert f"wrote {out / 'brat'}" in result.stdout
+    assert list((out / "brat").glob("*.ann")) and not (out / "brat.partial").exists()
+    refused = run_cli("export", "demo", "--format", "brat", "--db", str(db), "--out", str(out))
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    stale = out / "brat" / "stale.ann"
+    stale.write_text("", encoding="utf-8")
+    _cli_ok("export", "demo", "--format", "brat", "--db", str(db), "--out", str(out), "--force")
+    assert not stale.exists() and list((out / "brat").glob("*.ann")) and not (out / "brat.partial").exists()
+    # an export that fails while writing leaves no .partial behind
+    _cli_ok("export", "demo", "--format", "jsonl", "--db", str(db), "--out", str(out))
+    from annotator.interop import ExportPlan, run_export
+    from annotator.labels import load_scheme
+
+    plan = ExportPlan("demo", "jsonl", "gold", [], True, ("accept",), out)
+    import annotator.formats as formats
+
+    original = formats.write_prodigy
+
+    def failing(items, path):
+        Path(path).write_text("half", encoding="utf-8")
+        raise OSError("disk full")
+
+    formats.write_prodigy = failing
+    try:
+        with Store(db) as store, pytest.raises(OSError):
+            run_export(store, load_scheme(ROOT / "labels.yaml"), plan, force=True)
+    finally:
+        formats.write_prodigy = original
+    assert not (out / "demo.jsonl.partial").exists()
+    assert (out / "demo.jsonl").read_text(encoding="utf-8") != "half"  # the previous export is intact
