@@ -2,7 +2,7 @@
 
 A small dataset (two short articles, spaCy's blank tokenizer through the importer) goes through a
 random sequence of decisions by three annotators (random answers, spans on token boundaries,
-relations), undos, re-decisions, annotated imports (Prodigy records, matched to the stored sentence
+relations), undos, re-decisions, drafts (never decisions), annotated imports (Prodigy records, matched to the stored sentence
 by our export's meta or added as new one-sentence articles, with conflicting versions and
 re-imports of earlier ones, gold records), reviewers' gold decisions, `review --auto` and merges of
 a second database. Afterwards:
@@ -20,6 +20,7 @@ Everything runs in-process (Typer's CliRunner, the same code as the console scri
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -121,8 +122,9 @@ brat_op = st.tuples(st.just("brat"), st.sampled_from(ANNOTATORS), st.integers(1,
 auto_op = st.tuples(st.just("auto_review"), st.sampled_from(["auto", "carol"]))  # carol also annotates
 merge_op = st.tuples(st.just("merge"), st.lists(decide_op | undo_op | gold_op, min_size=1, max_size=5), st.booleans())
 roundtrip_op = st.tuples(st.just("roundtrip"), st.sampled_from(["all", "gold"]))
+draft_op = st.tuples(st.just("draft"), st.sampled_from(ANNOTATORS), st.integers(1, 9), span_picks, st.booleans())
 operations = st.lists(
-    st.one_of(decide_op, decide_op, undo_op, gold_op, prodigy_op, brat_op, auto_op, merge_op, roundtrip_op), min_size=4, max_size=20
+    st.one_of(decide_op, decide_op, undo_op, gold_op, prodigy_op, brat_op, auto_op, merge_op, roundtrip_op, draft_op), min_size=4, max_size=20
 )
 
 
@@ -136,7 +138,7 @@ def apply_op(store, db: Path, work: Path, op, scheme) -> None:
     if kind in ("decide", "gold"):
         _, who, position, answer, picks, relate = op
         sentence = sentence_at(store, position)
-        spans, relations = build_spans(sentence, picks, relate) if answer == "accept" else ([], [])
+        spans, relations = build_spans(sentence, picks, relate)  # a reject may keep spans too (Prodigy's do)
         store.add_decision(sentence, annotator=who, answer=answer, spans=spans, relations=relations, gold=kind == "gold")
     elif kind == "undo":  # the n-th current decision of the database, whoever wrote it
         keys = store.conn.execute("SELECT annotator, gold, sentence_id FROM current ORDER BY decision_id").fetchall()
@@ -149,6 +151,10 @@ def apply_op(store, db: Path, work: Path, op, scheme) -> None:
     elif kind == "brat":
         _, who, position, picks, relate = op
         import_brat(store, work, who, sentence_at(store, position), picks, relate, scheme)
+    elif kind == "draft":  # unsaved edits: never a decision for any reader
+        _, who, position, picks, relate = op
+        sentence = sentence_at(store, position)
+        store.save_draft(sentence, who, *build_spans(sentence, picks, relate))
     elif kind == "roundtrip":
         reimport_own_export(store, db, work, op[1], scheme)
     elif kind == "auto_review":
@@ -179,7 +185,7 @@ def import_prodigy(store, work: Path, who: str, sentence, answer: str, picks, wh
     or bare (a one-sentence article of its own); a reviewer's record carries ``meta.gold``."""
     from annotator.interop import import_annotated
 
-    spans, _ = build_spans(sentence, picks, False) if answer == "accept" else ([], [])
+    spans, _ = build_spans(sentence, picks, False)
     meta: dict = {}
     if where == "matched":
         article = store.article(sentence.article_id)
@@ -495,7 +501,8 @@ def _count(db: Path, sql: str) -> int:
     return value
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+# ANNOTATOR_INVARIANT_EXAMPLES=300 for a longer search (about 10 s per 10 examples here)
+@settings(max_examples=int(os.environ.get("ANNOTATOR_INVARIANT_EXAMPLES", "30")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(ops=operations)
 def test_every_reader_shows_the_latest_decisions(base_db, ops):
     from annotator.store import Store
