@@ -732,7 +732,7 @@ def run_export(
     summary.problems = problems
     if strict and counts:
         raise ExportError(
-            "problems found (--strict): " + "; ".join(f"{n} {kind}" for kind, n in sorted(counts.items())), plan.out
+            "problems found (--strict): " + "; ".join(f"{kind}: {n}" for kind, n in sorted(counts.items())), plan.out
         )
     if plan.split:
         n_articles = len({e.meta["article_id"] for e in examples})

@@ -534,6 +534,8 @@ def test_split_of_one_article_is_refused_and_messages_are_worded_right(tmp_path)
     assert "label GPE has only 1 example" in first.stderr and "1 examples" not in first.stderr
     again = run_cli("export", "o", "--format", "spacy", "--db", str(db), "--out", str(out))
     assert again.returncode == 2 and again.stderr.count(str(out / "o.spacy")) == 1, again.stderr
+    strict = run_cli("export", "o", "--format", "jsonl", "--strict", "--db", str(db), "--out", str(tmp_path / "strict"))
+    assert strict.returncode == 2 and "label with fewer than 10 examples: 1" in strict.stderr, strict.stderr
 
 
 def test_export_into_an_existing_empty_folder_force_and_partial_cleanup(tmp_path):

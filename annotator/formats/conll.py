@@ -167,7 +167,7 @@ def _json_sentences(path: Path, label_names: Mapping[Any, str] | None) -> Iterat
         if not isinstance(words, list) or not isinstance(tags, list):
             raise InputError('record needs a "words" (or "tokens") list and a "ner" (or "ner_tags"/"tags") list', path, line)
         if len(words) != len(tags):
-            raise InputError(f"{len(words)} words but {len(tags)} tags", path, line)
+            raise InputError(f"{len(words)} word{'s' if len(words) != 1 else ''} but {len(tags)} tag{'s' if len(tags) != 1 else ''}", path, line)
         if not words:
             continue
         names = []
