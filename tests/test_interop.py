@@ -449,6 +449,9 @@ def test_brat_round_trip_invents_no_decisions(tmp_path):
     back = _decisions(fresh, "back", gold=True)
     assert len(back) == n
     assert back == [(a, t, ans, spans) for a, t, ans, spans in _decisions(db, "demo", gold=True)]
+    # into the dataset it came from: the article is there (same text), the decisions too
+    same = _cli_ok("import", "demo", str(out / "brat"), "--db", str(db))
+    assert "imported 0 articles, 0 sentences, 0 suggestions, 0 decisions" in same.stdout, same.stdout
     # a third-party .ann (no sidecar): only the sentences that carry a span become decisions
     sidecar.unlink()
     third = tmp_path / "third.db"
