@@ -578,3 +578,18 @@ def test_export_into_an_existing_empty_folder_force_and_partial_cleanup(tmp_path
         formats.write_prodigy = original
     assert not (out / "demo.jsonl.partial").exists()
     assert (out / "demo.jsonl").read_text(encoding="utf-8") != "half"  # the previous export is intact
+
+
+def test_brat_export_of_several_annotators_is_refused(tmp_path):
+    """brat holds one version of each document: merging two annotators would invent decisions."""
+    db = _seed_db(tmp_path)
+    with Store(db) as store:
+        sentence = store.sentence_at("demo", 1).sentence
+        for name in ("alice", "bob"):
+            store.add_decision(sentence, annotator=name, answer="accept", spans=[], relations=[])
+    result = run_cli("export", "demo", "--format", "brat", "--source", "all", "--db", str(db), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "brat holds one version of each document, but these decisions are by alice, bob" in result.stderr
+    _cli_ok("export", "demo", "--format", "brat", "--source", "bob", "--db", str(db), "--out", str(tmp_path / "out"))
+    [sidecar] = list((tmp_path / "out" / "brat").glob("*.annotator.json"))
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["annotator"] == "bob"
