@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .errors import AnnotatorError, DatasetError, InputError
+from .errors import AnnotatorError, DatasetError
 
 
 def _console(stderr: bool = False):
@@ -252,34 +252,6 @@ def _append_spans(cell, text: str, spans) -> None:
         cell.append(f" {span.label}  ", style="cyan")
 
 
-def sentence_versions(store, dataset: str, annotators=None):
-    """Stream ``SentenceVersions`` (one per sentence with current decisions), in position order.
-
-    The garbage collector is paused while streaming: the load creates millions of small objects
-    and nothing cyclic, and its repeated scans of the growing heap cost more than half the time.
-    """
-    import gc
-
-    from .agreement import SentenceVersions
-
-    current_sentence = None
-    versions: dict = {}
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for sentence, decision in store.current_decisions(dataset, annotators):
-            if current_sentence is not None and sentence.id != current_sentence.id:
-                yield SentenceVersions.from_sentence(current_sentence, versions)
-                versions = {}
-            current_sentence = sentence
-            versions[decision.annotator] = decision
-        if current_sentence is not None:
-            yield SentenceVersions.from_sentence(current_sentence, versions)
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -288,6 +260,7 @@ def run_agreement(*, dataset: str, db: Optional[Path], annotators: Optional[str]
     import json
 
     from .agreement import compute_agreement
+    from .gold import load_versions
     from .labels import find_scheme
     from .store import Store, default_db_path
 
@@ -301,7 +274,7 @@ def run_agreement(*, dataset: str, db: Optional[Path], annotators: Optional[str]
         if len(chosen) < 2:
             raise DatasetError(f"agreement needs at least two annotators (dataset {dataset!r} has {', '.join(chosen) or 'none'})")
         symmetric = {r.name for r in scheme.relations if r.symmetric}
-        report = compute_agreement(sentence_versions(store, dataset, chosen), chosen, symmetric_labels=symmetric)
+        report = compute_agreement(load_versions(store, dataset, chosen), chosen, symmetric_labels=symmetric)
     data = report.to_dict()
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -355,52 +328,18 @@ def _print_agreement(data: dict) -> None:
     console.print(answers)
 
 
-def run_auto_review(*, dataset: str, db: Optional[Path], reviewer: str, method: str, include_agreed: bool = True) -> None:
+def run_auto_review(*, dataset: str, db: Optional[Path], reviewer: str, method: str) -> None:
     """Non-interactive review: sentences where all agree, and strict majorities, become gold."""
-    from .review import majority_merge, review_queue
+    from .gold import auto_review
     from .store import Store, default_db_path
 
-    if method != "majority":
-        raise DatasetError(f"--auto supports 'majority', not {method!r}")
-    agreed = merged = ties = already = 0
     with Store(db or default_db_path(), create=False) as store:
-        items = list(review_queue(sentence_versions(store, dataset), include_agreed=True))
-        with store.transaction():
-            for item in items:
-                sentence = store.sentence(item.sentence_id)
-                if store.current_decision(sentence.id, reviewer, gold=True) is not None:
-                    gold_now = store.current_decision(sentence.id, reviewer, gold=True)
-                    if gold_now and gold_now.answer is not None:
-                        already += 1
-                        continue
-                if item.agreed:
-                    group = item.groups[0]
-                    how = "agreed"
-                else:
-                    group = majority_merge(item.sentence.versions)
-                    how = "majority"
-                    if group is None:
-                        ties += 1
-                        continue
-                store.add_decision(
-                    sentence, annotator=reviewer, answer=group.answer, spans=group.spans, relations=group.relations,
-                    session=f"{reviewer}-auto", gold=True,
-                    meta={
-                        "resolves": [d for g in item.groups for d in g.decision_ids if d is not None],
-                        "versions": list(group.annotators),
-                        "method": how,
-                    },
-                )
-                if how == "agreed":
-                    agreed += 1
-                else:
-                    merged += 1
+        result = auto_review(store, dataset, reviewer, method)
     _console().print(
-        f"{dataset}: {plural(agreed, 'sentence')} where all agreed and {plural(merged, 'majority decision')} "
-        f"stored as gold by {reviewer}; {plural(ties, 'tie')} left for `annotator review`"
-        + (f"; {already} {'was' if already == 1 else 'were'} gold already" if already else "")
+        f"{dataset}: {plural(result.agreed, 'sentence')} where all agreed and {plural(result.majority, 'majority decision')} "
+        f"stored as gold by {reviewer}; {plural(result.ties, 'tie')} left for `annotator review`"
+        + (f"; {result.already} {'was' if result.already == 1 else 'were'} gold already" if result.already else "")
     )
-
 
 def run_export_command(
     *, dataset: str, fmt: str, out: Optional[Path], source: Optional[str], answers: str, split: Optional[float],

@@ -769,11 +769,11 @@ def row_docbin(ctx: Context) -> list[Line]:
 
 
 def load_versions(store, dataset: str):
-    """SentenceVersions as `annotator agreement` loads them (commands.sentence_versions when present)."""
+    """SentenceVersions as `annotator agreement` loads them (gold.load_versions when present)."""
     try:
-        from annotator.commands import sentence_versions
+        from annotator.gold import load_versions as stream_versions
 
-        return list(sentence_versions(store, dataset)), "commands.sentence_versions"
+        return list(stream_versions(store, dataset)), "gold.load_versions"
     except ImportError:
         pass
     from itertools import groupby

@@ -11,7 +11,7 @@ a second database. Afterwards:
   scratch over ``decisions`` (max id per key); that latest-row model is "the truth";
 - ``show --annotator`` (and ``--gold``), ``stats`` (``Store.stats`` and ``stats --json``),
   ``export`` (jsonl with every answer, CoNLL per annotator and gold), ``agreement --json`` (its
-  per-annotator counts), the versions ``review`` loads (``commands.sentence_versions``) and
+  per-annotator counts), the versions ``review`` loads (``gold.load_versions``) and
   ``check`` each read back exactly that model.
 
 Everything runs in-process (Typer's CliRunner, the same code as the console script).
@@ -324,7 +324,7 @@ def expected_cell(sentence, answer: str, spans) -> str:
 
 
 def check_everything(db: Path, work: Path) -> None:
-    from annotator.commands import sentence_versions
+    from annotator.gold import load_versions
     from annotator.formats.conll import read_conll
     from annotator.store import Store
 
@@ -363,7 +363,7 @@ def check_everything(db: Path, work: Path) -> None:
 
         # 3. review and agreement load the same versions
         versions = {}
-        for item in sentence_versions(store, DATASET):
+        for item in load_versions(store, DATASET):
             for name, d in item.versions.items():
                 versions[(name, False, item.sentence_id)] = (d.answer, tuple((s.start, s.end, s.label) for s in d.spans))
         assert versions == decided(model, gold=False)
@@ -371,7 +371,7 @@ def check_everything(db: Path, work: Path) -> None:
 
         queued = {
             (name, False, item.sentence_id): (d.answer, tuple((s.start, s.end, s.label) for s in d.spans))
-            for item in review_queue(sentence_versions(store, DATASET), include_agreed=True)
+            for item in review_queue(load_versions(store, DATASET), include_agreed=True)
             for name, d in item.sentence.versions.items()
         }
         multi = Counter(k[2] for k in decided(model, gold=False))

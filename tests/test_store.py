@@ -349,3 +349,25 @@ def test_drafts_are_kept_and_never_count_as_decisions(seeded_store):
     store.save_draft(sentence, "alice", [], [])
     store.discard_draft(sentence.id, "alice")
     assert store.draft(sentence.id, "alice") is None
+
+
+@pytest.mark.parametrize("gold", [False, True])
+def test_undo_of_a_decision_brought_back_by_an_earlier_undo(seeded_store, gold):
+    """A session that decided a sentence twice undoes the later decision, then the earlier one:
+    the second undo finds an undo row holding the earlier decision's content and restores the
+    state before it. The same rule serves the annotate and the review screens (gold)."""
+    store = seeded_store
+    sentence = first(store)
+    kyiv = span_of(sentence, "Kyiv", "GPE")
+    d1 = store.add_decision(sentence, annotator="rev", answer="accept", spans=[kyiv], gold=gold)
+    d2 = store.add_decision(sentence, annotator="rev", answer="reject", gold=gold)
+    u2 = store.undo(d2)
+    assert (u2.answer, u2.spans, u2.gold) == ("accept", (kyiv,), gold)
+    u1 = store.undo(d1)
+    assert u1.answer is None and u1.meta == {"undoes": d1.id}
+    assert store.current_decision(sentence.id, "rev", gold=gold).answer is None
+    # Now the sentence holds nothing of d1 or d2: undoing either again is refused.
+    with pytest.raises(AnnotationError, match="changed elsewhere"):
+        store.undo(d2)
+    with pytest.raises(AnnotationError, match="changed elsewhere"):
+        store.undo(d1)

@@ -769,18 +769,28 @@ class Store:
         return [self._decision(r) for r in rows]
 
     def undo(self, decision: Decision, *, session: str = "") -> Decision:
-        """Add a row that restores the state before ``decision`` (which must still be current).
+        """Add a row that restores the state before ``decision``; nothing is deleted.
 
-        The new row copies the superseded decision's answer, spans and relations, or has answer
-        ``None`` ("not decided") when there was none. Nothing is deleted.
+        The new row copies the decision ``decision`` superseded (answer, spans, relations), or has
+        answer ``None`` ("not decided") when there was none. ``decision`` must be what the sentence
+        holds now: either the current row itself, or an undo row that brought ``decision``'s
+        content back (a session that decided a sentence twice undoes the later decision first,
+        then this one). Anything else means the sentence changed elsewhere, and is refused.
         """
         current = self.current_decision(decision.sentence_id, decision.annotator, decision.gold)
-        if current is None or current.id != decision.id:
-            raise AnnotationError("only the current decision of a sentence can be undone")
+        holds_it = current is not None and (
+            current.id == decision.id
+            or (
+                current.kind == "undo"
+                and (current.answer, current.spans, current.relations)
+                == (decision.answer, decision.spans, decision.relations)
+            )
+        )
+        if not holds_it:
+            raise AnnotationError("the sentence was changed elsewhere since this decision (only what it holds now can be undone)")
         restored = self.decision(decision.supersedes) if decision.supersedes is not None else None
-        sentence = self.sentence(decision.sentence_id)
         return self.add_decision(
-            sentence,
+            self.sentence(decision.sentence_id),
             annotator=decision.annotator,
             answer=restored.answer if restored else None,
             spans=restored.spans if restored else (),

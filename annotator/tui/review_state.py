@@ -1,7 +1,7 @@
 """The review queue as plain state: which sentences to review, where the reviewer is, what is gold.
 
 No Textual (the review screen renders it, the tests drive it directly). Built once at start from
-``review_queue(sentence_versions(...), include_agreed=True)`` and the reviewer's current gold
+``review_queue(gold.load_versions(...), include_agreed=True)`` and the reviewer's current gold
 decisions (one streamed query each, O(queue)); after that every operation is O(1) or O(log n), so
 no key press walks the queue. The one exception is :meth:`ReviewQueue.first_unsettled`, a scan that
 stops at the first hit, used at start and when the reviewer runs off the end of the queue.
@@ -13,17 +13,7 @@ from bisect import bisect_left
 from typing import Collection, Iterable, Mapping, Sequence
 
 from ..model import Decision
-from ..review import ReviewItem, VersionGroup, review_queue, version_key
-
-METHOD_CHOSEN = "chosen"
-"""Gold meta ``method``: a version taken as it was."""
-METHOD_EDITED = "edited"
-"""Gold meta ``method``: an edited copy of a version."""
-METHOD_REJECTED = "rejected"
-"""Gold meta ``method``: the reviewer rejected the sentence."""
-METHOD_AGREED = "agreed"
-"""Gold meta ``method``: every annotator agreed (``A`` stored it in bulk)."""
-
+from ..review import ReviewItem, review_queue, version_key
 
 class ReviewQueue:
     """Review items in sentence order, the visible subset, the cursor, and the reviewer's gold.
@@ -150,16 +140,6 @@ class ReviewQueue:
         return [item for item in self.items if item.agreed and item.sentence_id not in self.gold]
 
 
-def gold_meta(item: ReviewItem, chosen: VersionGroup | None, method: str) -> dict:
-    """Meta of a gold decision: the decisions it resolves (every version shown), whose version it
-    took (``versions``: the annotators of the chosen group, if any) and how (``method``)."""
-    return {
-        "resolves": [d for group in item.groups for d in group.decision_ids if d is not None],
-        "versions": list(chosen.annotators) if chosen is not None else [],
-        "method": method,
-    }
-
-
 def matching_group(item: ReviewItem, decision: Decision | None, symmetric_labels: Collection[str] = ()) -> int | None:
     """Index of the version group the decision equals (as :func:`~annotator.review.version_key` compares), or None."""
     if decision is None or decision.answer is None:
@@ -174,10 +154,10 @@ def matching_group(item: ReviewItem, decision: Decision | None, symmetric_labels
 
 def load_queue(store, dataset: str, reviewer: str, *, symmetric_labels: Iterable[str] = (), min_versions: int = 2) -> ReviewQueue:
     """Build the queue from the store: two streamed queries (current decisions, the reviewer's gold)."""
-    from ..commands import sentence_versions
+    from ..gold import load_versions
 
     symmetric = frozenset(symmetric_labels)
-    items = list(review_queue(sentence_versions(store, dataset), min_versions, include_agreed=True, symmetric_labels=symmetric))
+    items = list(review_queue(load_versions(store, dataset), min_versions, include_agreed=True, symmetric_labels=symmetric))
     gold = {sentence.id: decision for sentence, decision in store.current_decisions(dataset, [reviewer], gold=True)}
     queue = ReviewQueue(items, gold)
     start = queue.first_unsettled()

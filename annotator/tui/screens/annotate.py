@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...editing import Mode, SentenceEditor
-from ...errors import AnnotationError, AnnotatorError
+from ...errors import AnnotatorError
 from ...keymap import DEFAULT_KEYMAP, key_name
 from ...model import Decision, Relation, Sentence, Span
 from ...segment import paragraphs
@@ -623,7 +623,7 @@ class AnnotateScreen(Screen):
             return
         entry = self.session_stack[-1]
         try:
-            self._undo_in_store(entry.decision)
+            self.store.undo(entry.decision, session=self.app.session)
         except AnnotatorError as exc:
             self.session_stack.pop()
             self.say(f"cannot undo: {exc.message}")
@@ -632,36 +632,6 @@ class AnnotateScreen(Screen):
         self.progress = self.store.progress(self.dataset, self.annotator)
         answer = ANSWER_BADGES.get(entry.decision.answer or "", entry.decision.answer)
         self.go_to(entry.position, restore=entry, message=f"undone ({answer}): sentence {entry.position} is as before")
-
-    def _undo_in_store(self, decision: Decision) -> None:
-        """Add the row that returns the sentence to its state before ``decision``.
-
-        Usually ``decision`` is still current and ``Store.undo`` does it. When the sentence was
-        decided again later in this session and that later decision was undone, the current row
-        is an undo row holding ``decision``'s content: the state before ``decision`` is restored
-        the same way ``Store.undo`` would. Anything else (another process changed the sentence)
-        is refused.
-        """
-        current = self.store.current_decision(decision.sentence_id, self.annotator)
-        if current is not None and current.id == decision.id:
-            self.store.undo(decision, session=self.app.session)
-            return
-        same_content = current is not None and (current.answer, current.spans, current.relations) == (
-            decision.answer, decision.spans, decision.relations
-        )
-        if current is None or current.kind != "undo" or not same_content:
-            raise AnnotationError("the sentence was changed elsewhere since this decision")
-        restored = self.store.decision(decision.supersedes) if decision.supersedes is not None else None
-        self.store.add_decision(
-            self.store.sentence(decision.sentence_id),
-            annotator=self.annotator,
-            answer=restored.answer if restored else None,
-            spans=restored.spans if restored else (),
-            relations=restored.relations if restored else (),
-            session=self.app.session,
-            kind="undo",
-            meta={"undoes": decision.id},
-        )
 
     # -- moving between sentences --------------------------------------------------------------
 

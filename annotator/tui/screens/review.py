@@ -25,11 +25,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ...editing import SentenceEditor
-from ...errors import AnnotationError, AnnotatorError
+from ...errors import AnnotatorError
 from ...keymap import keys_display
 from ...model import Decision, Relation, Sentence, Span
 from ...review import ReviewItem, VersionGroup, diff_spans
-from ..review_state import METHOD_AGREED, METHOD_CHOSEN, METHOD_EDITED, METHOD_REJECTED, ReviewQueue, gold_meta, matching_group
+from ...gold import METHOD_AGREED, METHOD_CHOSEN, METHOD_EDITED, METHOD_REJECTED, store_gold
+from ..review_state import ReviewQueue, matching_group
 from ..widgets.span_list import fit
 from ..widgets.version_panel import (
     DIFF_MARK,
@@ -436,18 +437,10 @@ class ReviewScreen(Screen):
         self, item: ReviewItem, answer: str, spans: Sequence[Span], relations: Sequence[Relation], chosen: VersionGroup | None, method: str
     ) -> str | None:
         """Store the reviewer's gold decision for the item (one transaction); a problem, or None."""
-        sentence = self._load_sentence(item.sentence_id)
         try:
-            decision = self.store.add_decision(
-                sentence,
-                annotator=self.reviewer,
-                answer=answer,
-                spans=spans,
-                relations=relations,
-                session=self.app.session,
-                gold=True,
-                meta=gold_meta(item, chosen, method),
-                allow_overlaps=self.scheme.allow_overlaps,
+            decision = store_gold(
+                self.store, item, reviewer=self.reviewer, answer=answer, spans=spans, relations=relations,
+                chosen=chosen, method=method, session=self.app.session, allow_overlaps=self.scheme.allow_overlaps,
             )
         except AnnotatorError as exc:
             return exc.message
@@ -594,7 +587,7 @@ class ReviewScreen(Screen):
             with self.store.transaction():
                 for decision in entry.decisions:
                     try:
-                        restored.append(self._undo_gold(decision))
+                        restored.append(self.store.undo(decision, session=self.app.session))
                     except AnnotatorError as exc:  # changed elsewhere since: leave it
                         problems.append(exc.message)
         except AnnotatorError as exc:
@@ -619,36 +612,6 @@ class ReviewScreen(Screen):
         state = "its gold is as before" if queue.gold.get(sentence_id) is not None else "it has no gold again"
         self.show(f"undone: back to sentence {self._load_sentence(sentence_id).position}, {state}{note}")
 
-    def _undo_gold(self, decision: Decision) -> Decision:
-        """Add the row that puts the sentence's gold back to what it was before ``decision``.
-
-        Usually ``decision`` is still current and ``Store.undo`` does it. When a later gold decision
-        of the same sentence was undone first, the current row is an undo row that brought
-        ``decision`` back; then the row ``decision`` replaced is restored the same way.
-        """
-        current = self.store.current_decision(decision.sentence_id, self.reviewer, gold=True)
-        if current is not None and current.id == decision.id:
-            return self.store.undo(decision, session=self.app.session)
-        brought_back = (
-            current is not None
-            and current.kind == "undo"
-            and (current.answer, current.spans, current.relations) == (decision.answer, decision.spans, decision.relations)
-        )
-        if not brought_back:
-            raise AnnotationError(f"the gold decision {decision.id} was replaced since (in another session?)")
-        before = self.store.decision(decision.supersedes) if decision.supersedes is not None else None
-        return self.store.add_decision(
-            self.store.sentence(decision.sentence_id),
-            annotator=self.reviewer,
-            answer=before.answer if before else None,
-            spans=before.spans if before else (),
-            relations=before.relations if before else (),
-            session=self.app.session,
-            kind="undo",
-            gold=True,
-            meta={"undoes": decision.id},
-        )
-
     def action_accept_agreed(self) -> None:
         self._disarm()
         queue = self.queue
@@ -666,16 +629,10 @@ class ReviewScreen(Screen):
                     group = item.groups[0]
                     try:
                         stored.append(
-                            self.store.add_decision(
-                                self.store.sentence(item.sentence_id),
-                                annotator=self.reviewer,
-                                answer=group.answer,
-                                spans=group.spans,
-                                relations=group.relations,
-                                session=self.app.session,
-                                gold=True,
-                                meta=gold_meta(item, group, METHOD_AGREED),
-                                allow_overlaps=self.scheme.allow_overlaps,
+                            store_gold(
+                                self.store, item, reviewer=self.reviewer, answer=group.answer, spans=group.spans,
+                                relations=group.relations, chosen=group, method=METHOD_AGREED,
+                                session=self.app.session, allow_overlaps=self.scheme.allow_overlaps,
                             )
                         )
                     except AnnotatorError as exc:  # refused before writing: the others go on
