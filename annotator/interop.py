@@ -261,7 +261,7 @@ def _exported_sentence(store: Store, dataset: str, example: Example) -> Sentence
         return None
     article_id = None
     if isinstance(meta.get("article_hash"), str):
-        article_id = _existing_article(store, dataset, meta["article_hash"])
+        article_id = store.article_id_by_hash(dataset, meta["article_hash"])
     elif type(meta.get("article_id")) is int:
         try:
             article = store.article(meta["article_id"])
@@ -277,19 +277,12 @@ def _exported_sentence(store: Store, dataset: str, example: Example) -> Sentence
     return None
 
 
-def _existing_article(store: Store, dataset: str, digest: str) -> int | None:
-    row = store.conn.execute(
-        "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (store.dataset_id(dataset), digest)
-    ).fetchone()
-    return None if row is None else int(row[0])
-
-
 def _import_unit(store, dataset, path, text, group: list[Example], scheme, annotator) -> ImportCounts:
     from .formats import tokenize
 
     counts = ImportCounts()
     digest = content_hash(text)
-    article_id = _existing_article(store, dataset, digest)
+    article_id = store.article_id_by_hash(dataset, digest)
     if article_id is None:
         given = next((e.tokens for e in group if e.tokens is not None), None)
         if given is not None:
@@ -317,7 +310,7 @@ def _import_conll_document(store, dataset, path, document: list[Example], scheme
     separator = "\n\n"
     text = separator.join(e.text for e in document)
     digest = content_hash(text)
-    article_id = _existing_article(store, dataset, digest)
+    article_id = store.article_id_by_hash(dataset, digest)
     if article_id is None:
         sentences, position = [], 0
         for example in document:
@@ -351,7 +344,7 @@ def _import_document(store, dataset, path, example: Example, scheme, annotator) 
     counts = ImportCounts()
     text = example.text
     digest = content_hash(text)
-    article_id = _existing_article(store, dataset, digest)
+    article_id = store.article_id_by_hash(dataset, digest)
     where = Path(path) / f"{example.meta.get('name', '')}.ann" if Path(path).is_dir() else path
     if article_id is None:
         segmented = Segmenter().segment(text)
@@ -581,10 +574,7 @@ class ExportSummary:
 def choose_source(store: Store, dataset: str, source: str | None) -> tuple[str, list[str], bool]:
     """``(source, annotators, gold)`` from ``--source`` (default: gold, else the single annotator)."""
     annotators = store.annotators(dataset)
-    has_gold = store.conn.execute(
-        "SELECT 1 FROM current WHERE dataset_id = ? AND gold = 1 AND answer IS NOT NULL LIMIT 1",
-        (store.dataset(dataset).id,),
-    ).fetchone() is not None
+    has_gold = store.has_gold(dataset)
     if source is None:
         if has_gold:
             return "gold", [], True

@@ -389,11 +389,14 @@ class Store:
     # -- articles and sentences ----------------------------------------------------------------
 
     def has_article(self, dataset: str, content_hash: str) -> bool:
-        dataset_id = self._dataset_id(dataset)
-        return (
-            self._one("SELECT 1 FROM articles WHERE dataset_id = ? AND content_hash = ?", (dataset_id, content_hash))
-            is not None
+        return self.article_id_by_hash(dataset, content_hash) is not None
+
+    def article_id_by_hash(self, dataset: str, content_hash: str) -> int | None:
+        """Id of the dataset's article with this content hash, or None."""
+        row = self._one(
+            "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (self._dataset_id(dataset), content_hash)
         )
+        return None if row is None else int(row[0])
 
     def add_article(
         self,
@@ -850,6 +853,13 @@ class Store:
             "SELECT DISTINCT annotator FROM current WHERE dataset_id = ? AND gold = 1 ORDER BY annotator", (dataset_id,)
         )
         return [r[0] for r in rows]
+
+    def has_gold(self, dataset: str) -> bool:
+        """Whether any reviewer's current gold decision of the dataset is decided (answer not None)."""
+        return self._one(
+            "SELECT 1 FROM current WHERE dataset_id = ? AND gold = 1 AND answer IS NOT NULL LIMIT 1",
+            (self._dataset_id(dataset),),
+        ) is not None
 
     def current_decisions(
         self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
