@@ -1,9 +1,10 @@
-"""The annotate screen's actions: binding ids, default keys and one-line descriptions.
+"""Both screens' actions: binding ids, default keys and one-line descriptions.
 
-Headless on purpose (no Textual import): ``labels.py`` needs the reserved keys to validate entity
-hotkeys, the help screen lists the descriptions, and the TUI turns each entry into a ``Binding``
-whose ``id`` is the key of :data:`DEFAULT_KEYMAP`, so a ``keys:`` section in labels.yaml can rebind
-it through ``App.set_keymap``.
+Headless on purpose (no Textual import): ``labels.py`` validates the ``keys:`` (annotate screen)
+and ``review_keys:`` (review screen) sections of labels.yaml against these tables and refuses
+entity hotkeys taken by an annotate action; the help screens list the descriptions; the TUI turns
+each entry into a ``Binding`` whose ``id`` is :func:`binding_id` of it, and both apps rebind them
+with :func:`binding_overrides` through ``App.set_keymap``.
 
 Keys are Textual key names (``question_mark``, ``shift+left``, ``ctrl+d``); several alternatives are
 separated by commas. A single printable character (``[``) is accepted too, as Textual accepts it.
@@ -46,7 +47,73 @@ DEFAULT_KEYMAP: dict[str, tuple[str, str]] = {
     "reverse_relation": ("ctrl+r", "Swap head and child of the selected relation"),
     "relabel_relation": ("ctrl+l", "Change the label of the selected relation"),
 }
-"""Binding id -> (default keys, description), in the order the help screen lists them."""
+"""Annotate binding id -> (default keys, description), in the order the help screen lists them."""
+
+REVIEW_KEYMAP: dict[str, tuple[str, str]] = {
+    "take": ("1,2,3,4,5,6,7,8,9", "Take version N as gold and go to the next sentence"),
+    "take_selected": ("a,enter", "Take the selected version as gold"),
+    "edit": ("e", "Edit a copy of a version (then its number; e or enter: the selected one)"),
+    "reject": ("x", "Store gold 'reject' (the sentence is unusable)"),
+    "undo": ("u,backspace", "Undo the last gold decision of this session (back to its sentence)"),
+    "cancel": ("escape", "Cancel choosing a version to edit"),
+    "select_next": ("down,j", "Select the next version"),
+    "select_prev": ("up,k", "Select the previous version"),
+    "next": ("pagedown,]", "Next sentence in the queue (no decision)"),
+    "prev": ("pageup,[", "Previous sentence in the queue (no decision)"),
+    "goto": ("colon", "Go to item N of the queue"),
+    "toggle_agreed": ("t", "Show or hide the sentences where everyone agreed"),
+    "accept_agreed": ("A,shift+a", "Store every agreed sentence without gold as gold (one transaction)"),
+    "help": ("question_mark", "Show the keys"),
+    "quit": ("q,ctrl+q", "Quit (every gold decision is already saved)"),
+}
+"""Review id (as written under ``review_keys:``) -> (default keys, description), in help order.
+
+The Textual binding id is ``review_`` + the id (:func:`binding_id`), so it never meets an annotate
+id in the app-wide keymap (the review app shows the annotate screen's bindings too, to edit a version)."""
+
+FIXED_IDS: dict[str, str] = {"take": "the digits 1-9 are the version numbers"}
+"""Review ids that cannot be rebound (their keys still count when looking for clashes), and why."""
+
+KEYMAPS: dict[str, dict[str, tuple[str, str]]] = {"keys": DEFAULT_KEYMAP, "review_keys": REVIEW_KEYMAP}
+"""labels.yaml section -> the table of the screen it rebinds."""
+
+_BINDING_PREFIX = {"keys": "", "review_keys": "review_"}
+
+
+def binding_id(section: str, action: str) -> str:
+    """The Textual binding id of ``action`` of the ``section`` table.
+
+    >>> binding_id("keys", "accept"), binding_id("review_keys", "take_selected")
+    ('accept', 'review_take_selected')
+    """
+    return _BINDING_PREFIX[section] + action
+
+
+def bound_keys(section: str, keys: Mapping[str, str] | None) -> dict[str, str]:
+    """Id -> keys as bound now: the section's defaults with the scheme's ``keys`` over them.
+
+    >>> bound_keys("review_keys", {"reject": "ctrl+x"})["reject"], bound_keys("keys", None)["accept"]
+    ('ctrl+x', 'a,enter')
+    """
+    table = KEYMAPS[section]
+    return merged_keymap({action: written for action, written in (keys or {}).items() if action in table}, section)
+
+
+def binding_overrides(sections: Mapping[str, Mapping[str, str] | None]) -> dict[str, str]:
+    """Textual binding id -> keys, for ``App.set_keymap``: only what differs from the defaults.
+
+    ``sections`` maps a labels.yaml section (``keys``, ``review_keys``) to the scheme's keys for it.
+
+    >>> binding_overrides({"keys": {"accept": "enter", "reject": "x"}, "review_keys": {"reject": "r"}})
+    {'accept': 'enter', 'review_reject': 'r'}
+    """
+    overrides: dict[str, str] = {}
+    for section, keys in sections.items():
+        table = KEYMAPS[section]
+        for action, written in (keys or {}).items():
+            if action in table and action not in FIXED_IDS and written != table[action][0]:
+                overrides[binding_id(section, action)] = written
+    return overrides
 
 KEY_ALIASES: dict[str, str] = {
     "period": "full_stop",
@@ -146,20 +213,21 @@ def key_character(key: str) -> str | None:
     return character if character.isprintable() and not character.isspace() else None
 
 
-def merged_keymap(keymap_overrides: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Binding id -> keys: the defaults with ``keymap_overrides`` applied (unknown ids raise ValueError)."""
-    merged = {action: keys for action, (keys, _description) in DEFAULT_KEYMAP.items()}
+def merged_keymap(keymap_overrides: Mapping[str, str] | None = None, section: str = "keys") -> dict[str, str]:
+    """Id -> keys: the section's defaults with ``keymap_overrides`` applied (unknown ids raise ValueError)."""
+    table = KEYMAPS[section]
+    merged = {action: keys for action, (keys, _description) in table.items()}
     for action, keys in (keymap_overrides or {}).items():
-        if action not in DEFAULT_KEYMAP:
+        if action not in table:
             raise ValueError(f"unknown binding id {action!r}")
         merged[action] = keys
     return merged
 
 
-def key_actions(keymap_overrides: Mapping[str, str] | None = None) -> dict[str, list[str]]:
-    """Textual key name -> the binding ids that use it (more than one means a conflict)."""
+def key_actions(keymap_overrides: Mapping[str, str] | None = None, section: str = "keys") -> dict[str, list[str]]:
+    """Textual key name -> the ids of the section that use it (more than one means a conflict)."""
     actions: dict[str, list[str]] = {}
-    for action, keys in merged_keymap(keymap_overrides).items():
+    for action, keys in merged_keymap(keymap_overrides, section).items():
         for key in dict.fromkeys(key_name(k) for k in split_keys(keys)):
             actions.setdefault(key, []).append(action)
     return actions

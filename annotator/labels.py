@@ -73,7 +73,7 @@ _TEXT_TOKEN_ATTRS = frozenset(
      "ENT_KB_ID", "SHAPE", "PREFIX", "SUFFIX", "LANG"}
 )
 
-_TOP_KEYS = ("version", "model", "label_map", "allow_overlaps", "entities", "relations", "relation_rules", "keys")
+_TOP_KEYS = ("version", "model", "label_map", "allow_overlaps", "entities", "relations", "relation_rules", "keys", "review_keys")
 _ENTITY_KEYS = ("name", "hotkey", "color", "description", "patterns")
 _RELATION_KEYS = ("name", "hotkey", "color", "description", "head", "child", "symmetric")
 _RULE_KEYS = ("relation", "head", "child", "max_tokens", "order")
@@ -161,6 +161,8 @@ class LabelScheme:
     """Rules that suggest relations between suggested spans."""
     keys: dict[str, str] = field(default_factory=dict, hash=False)
     """Binding id -> comma-separated keys: the default keymap with the file's ``keys`` applied."""
+    review_keys: dict[str, str] = field(default_factory=dict, hash=False)
+    """Review id -> comma-separated keys: :data:`~annotator.keymap.REVIEW_KEYMAP` with the file's ``review_keys`` applied."""
 
     @cached_property
     def _entities_by_name(self) -> dict[str, EntityLabel]:
@@ -580,6 +582,9 @@ class _SchemeReader:
             allow_overlaps = self.boolean(top["allow_overlaps"][1], "allow_overlaps")
 
         keys = self.keys(top["keys"][1]) if "keys" in top else keymap.merged_keymap()
+        review_keys = (
+            self.keys(top["review_keys"][1], "review_keys") if "review_keys" in top else keymap.merged_keymap(section="review_keys")
+        )
         entities = self.entities(top["entities"][1], keys)
         entity_lines = {label.name: line for label, line in entities}
         relations = self.relations(top["relations"][1], entity_lines) if "relations" in top else []
@@ -599,20 +604,26 @@ class _SchemeReader:
             relations=tuple(relations),
             relation_rules=tuple(rules),
             keys=keys,
+            review_keys=review_keys,
         )
 
-    def keys(self, node: Node) -> dict[str, str]:
-        """The ``keys`` section merged over the default keymap; checks ids and clashes between actions."""
+    def keys(self, node: Node, section: str = "keys") -> dict[str, str]:
+        """A ``keys`` / ``review_keys`` section merged over its screen's default keymap; checks ids and
+        clashes between that screen's actions (each screen has its own keys: ``e`` edits on the review
+        screen and is EVENT's hotkey on the annotate screen)."""
         overrides: dict[str, str] = {}
         override_lines: dict[str, Node] = {}
-        allowed = tuple(keymap.DEFAULT_KEYMAP)
+        table = keymap.KEYMAPS[section]
+        allowed = tuple(action for action in table if action not in keymap.FIXED_IDS)
         if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:null":
-            return keymap.merged_keymap()
-        for action, (key_node, value_node) in self.mapping(node, "keys").items():
-            if action not in keymap.DEFAULT_KEYMAP:
+            return keymap.merged_keymap(section=section)
+        for action, (key_node, value_node) in self.mapping(node, section).items():
+            if action in keymap.FIXED_IDS and action in table:
+                raise self.error(key_node, f"{action} in {section} cannot be rebound: {keymap.FIXED_IDS[action]}")
+            if action not in table:
                 raise self.error(
                     key_node,
-                    f"unknown binding id {action!r} in keys{_close(action, allowed)} (known ids: {', '.join(allowed)})",
+                    f"unknown binding id {action!r} in {section}{_close(action, allowed)} (known ids: {', '.join(allowed)})",
                 )
             written = self.string(value_node, f"the keys of {action} (comma-separated key names)")
             alternatives = keymap.split_keys(written)
@@ -623,8 +634,8 @@ class _SchemeReader:
                     raise self.error(value_node, f"invalid key {key!r} for {action}: use a Textual key name such as 'ctrl+d'")
             overrides[action] = ",".join(keymap.KEY_ALIASES.get(key, key) for key in alternatives)
             override_lines[action] = value_node
-        merged = keymap.merged_keymap(overrides)
-        for key, actions in keymap.key_actions(overrides).items():
+        merged = keymap.merged_keymap(overrides, section)
+        for key, actions in keymap.key_actions(overrides, section).items():
             if len(actions) > 1:
                 culprits = [a for a in actions if a in override_lines]
                 at = max((override_lines[a] for a in culprits), key=_line)

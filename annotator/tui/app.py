@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from ..keymap import DEFAULT_KEYMAP, keys_display
 from ..model import Suggestion
 from ..store import Store
+from .context import Navigation, ScreenContext, apply_keymap
 from .widgets.prompt_bar import PromptKeys
 
 SUGGEST_AHEAD = 11
@@ -79,10 +80,13 @@ class AnnotatorApp(PromptKeys, App[None]):
         """Whose decisions are read and written."""
         self.scheme = scheme
         """The label scheme (labels, hotkeys, colours, relation constraints, keys)."""
-        self.start_position = start
-        """``--start N``, or None to resume at the first undecided sentence."""
         self.session = f"{annotator}-{time.strftime('%Y%m%dT%H%M%S')}"
         """Session id stored with every decision of this run."""
+        self.context = ScreenContext(
+            self.store, scheme, dataset, annotator, self.session,
+            suggestions=self.request_suggestions, navigation=Navigation(start=start),
+        )
+        """What the annotate screen works with (``--start N``, or None: the first undecided sentence)."""
         self._suggester_factory: SuggesterFactory | None = self._default_suggester if suggester == "default" else suggester  # type: ignore[assignment]
         self._suggester: Any = None
         self._suggester_lock = threading.Lock()
@@ -101,12 +105,10 @@ class AnnotatorApp(PromptKeys, App[None]):
         return self._suggester_factory is not None
 
     def on_mount(self) -> None:
-        overrides = self.keymap_overrides()
-        if overrides:  # an empty keymap spares Textual re-applying it on every key press
-            self.set_keymap(overrides)
+        apply_keymap(self, self.scheme)
         from .screens.annotate import AnnotateScreen
 
-        self.annotate_screen = AnnotateScreen()
+        self.annotate_screen = AnnotateScreen(self.context)
         self.push_screen(self.annotate_screen)
 
     def on_unmount(self) -> None:
@@ -121,20 +123,6 @@ class AnnotatorApp(PromptKeys, App[None]):
             except Exception:  # a child process that is gone already: nothing to stop
                 pass
 
-    def keymap_overrides(self) -> dict[str, str]:
-        """Binding id -> keys, only where the scheme's ``keys`` differ from the defaults."""
-        return {
-            binding_id: keys
-            for binding_id, keys in (self.scheme.keys or {}).items()
-            if binding_id in DEFAULT_KEYMAP and keys != DEFAULT_KEYMAP[binding_id][0]
-        }
-
-    def current_keys(self) -> dict[str, str]:
-        """Binding id -> keys as bound now (defaults with the scheme's ``keys`` applied)."""
-        keys = {binding_id: default for binding_id, (default, _description) in DEFAULT_KEYMAP.items()}
-        keys.update(self.scheme.keys or {})
-        return keys
-
     # -- command palette -----------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -142,7 +130,7 @@ class AnnotatorApp(PromptKeys, App[None]):
         from .screens.annotate import AnnotateScreen
 
         if isinstance(screen, AnnotateScreen):
-            keys = self.current_keys()
+            keys = self.context.annotate_keys
             for binding_id, (_default, description) in DEFAULT_KEYMAP.items():
                 action = getattr(screen, f"action_{binding_id}", None)
                 if action is not None:

@@ -15,8 +15,8 @@ from textual import work
 from textual.app import App
 from textual.message import Message
 
-from ..keymap import DEFAULT_KEYMAP
 from ..store import Store
+from .context import ScreenContext, apply_keymap
 from .review_state import ReviewQueue, load_queue
 from .widgets.prompt_bar import PromptKeys
 
@@ -43,9 +43,6 @@ class ReviewApp(PromptKeys, App[None]):
     CSS_PATH = ["annotator.tcss", "review.tcss"]
     TITLE = "annotator review"
 
-    start_position = 1
-    """Read by ``AnnotateScreen.on_mount`` in the version editor (whose ``go_to`` ignores it)."""
-
     def __init__(self, db_path: str | Path, dataset: str, reviewer: str, scheme) -> None:
         super().__init__()
         self.db_path = str(db_path)
@@ -56,35 +53,25 @@ class ReviewApp(PromptKeys, App[None]):
         """The dataset under review."""
         self.reviewer = reviewer
         """Whose gold decisions are written."""
-        self.annotator = reviewer
-        """The name the version editor (an annotate screen) shows and reads."""
         self.scheme = scheme
         """The label scheme (colours, symmetric relations, the editor's labels and keys)."""
         self.session = f"{reviewer}-review-{time.strftime('%Y%m%dT%H%M%S')}"
         """Session id stored with every gold decision of this run."""
+        self.context = ScreenContext(self.store, scheme, dataset, reviewer, self.session)
+        """What the review screen (and the version editor, narrowed to one sentence) works with."""
         self.review_screen = None
         """The review screen (the worker's messages are routed to it)."""
 
     def on_mount(self) -> None:
-        if self.scheme.keys:
-            self.set_keymap(dict(self.scheme.keys))
+        apply_keymap(self, self.scheme)
         from .screens.review import ReviewScreen
 
-        self.review_screen = ReviewScreen()
+        self.review_screen = ReviewScreen(self.context)
         self.push_screen(self.review_screen)
         self._build_queue()
 
     def on_unmount(self) -> None:
         self.store.close()
-
-    def current_keys(self) -> dict[str, str]:
-        """The annotate screen's binding id -> keys as bound now (for the help screens)."""
-        keys = {binding_id: default for binding_id, (default, _description) in DEFAULT_KEYMAP.items()}
-        keys.update(self.scheme.keys or {})
-        return keys
-
-    def request_suggestions(self, position: int) -> None:
-        """No suggestions while reviewing (the version editor starts from a version, not from a model)."""
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="review-queue")
     def _build_queue(self) -> None:

@@ -30,6 +30,7 @@ from ..widgets.prompt_bar import PromptBar
 from ..widgets.relation_list import RelationList
 from ..widgets.sentence_view import SentenceView
 from ..widgets.span_list import SpanList
+from ..context import ScreenContext
 from .help import HelpScreen
 
 FOOTER_NAMES = {
@@ -100,8 +101,10 @@ class AnnotateScreen(Screen):
 
     BINDINGS = annotate_bindings()
 
-    def __init__(self) -> None:
+    def __init__(self, context: ScreenContext) -> None:
         super().__init__()
+        self.context = context
+        """Store, scheme, dataset, annotator, session, suggestions and navigation, from the app."""
         self.position = 0
         """Position (1-based) of the sentence shown."""
         self.sentence: Sentence | None = None
@@ -143,22 +146,6 @@ class AnnotateScreen(Screen):
         """The one-line prompt of / and : (the app hands it the keys while it is open)."""
         return self.query_one(PromptBar)
 
-    @property
-    def store(self):
-        return self.app.store
-
-    @property
-    def scheme(self):
-        return self.app.scheme
-
-    @property
-    def dataset(self) -> str:
-        return self.app.dataset
-
-    @property
-    def annotator(self) -> str:
-        return self.app.annotator
-
     # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
@@ -176,12 +163,12 @@ class AnnotateScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.count = self.store.sentence_count(self.dataset)
-        self.progress = self.store.progress(self.dataset, self.annotator)
-        start = self.app.start_position
+        self.count = self.context.store.sentence_count(self.context.dataset)
+        self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
+        start = self.context.navigation.start
         message = ""
         if start is None:
-            start = self.store.first_undecided(self.dataset, self.annotator)
+            start = self.context.store.first_undecided(self.context.dataset, self.context.annotator)
             if start is None:
                 start = self.count
                 message = f"all {self.count} sentences are decided: this is the last one (/ searches, : goes to N)"
@@ -197,14 +184,14 @@ class AnnotateScreen(Screen):
         if context is None:
             if len(self._articles) > 8:
                 self._articles.clear()
-            context = ArticleContext(self.store.article_sentences(article_id), {})
+            context = ArticleContext(self.context.store.article_sentences(article_id), {})
             self._articles[article_id] = context
         return context
 
     def _paragraphs(self, article_id: int) -> dict[int, int]:
         context = self._article(article_id)
         if not context.paragraph_of and context.sentences:
-            text = self.store.article(article_id).text
+            text = self.context.store.article(article_id).text
             bounds = list(paragraphs(text))
             number = 0
             for sentence in context.sentences:
@@ -243,7 +230,7 @@ class AnnotateScreen(Screen):
         position = max(1, min(self.count, position))
         if self.editor is not None and self.editor.is_dirty and self.position and restore is None:
             self.drafts[self.position] = self.editor
-        row = self.store.sentence_at(self.dataset, position)
+        row = self.context.store.sentence_at(self.context.dataset, position)
         if row is None:
             self.say(f"no sentence {position}")
             return False
@@ -251,12 +238,12 @@ class AnnotateScreen(Screen):
         self.position = position
         self.sentence = sentence
         self.article_title = row.article_title
-        self.decision = self.store.current_decision(sentence.id, self.annotator)
+        self.decision = self.context.store.current_decision(sentence.id, self.context.annotator)
         if self.decision is not None and self.decision.answer is not None:
-            base = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.scheme, self.decision)
+            base = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.context.scheme, self.decision)
         else:
             base = SentenceEditor.from_suggestions(
-                sentence.text, sentence.tokens, self.scheme, self.store.suggestions(sentence.id)
+                sentence.text, sentence.tokens, self.context.scheme, self.context.store.suggestions(sentence.id)
             )
             if base.spans:
                 base.place_cursor(base.spans[0].token_start)
@@ -295,7 +282,7 @@ class AnnotateScreen(Screen):
 
     def _load_draft(self, sentence: Sentence):
         try:
-            return self.store.draft(sentence.id, self.annotator)
+            return self.context.store.draft(sentence.id, self.context.annotator)
         except AnnotatorError as exc:
             self.notice = f"the draft could not be read: {exc.message}"
             return None
@@ -316,11 +303,11 @@ class AnnotateScreen(Screen):
         try:
             if content == self._baseline:
                 if self._stored_draft is not None:
-                    self.store.discard_draft(sentence.id, self.annotator)
+                    self.context.store.discard_draft(sentence.id, self.context.annotator)
                     self._stored_draft = None
                 self.draft_positions.discard(self.position)
             elif content != self._stored_draft:
-                self.store.save_draft(sentence, self.annotator, *content)
+                self.context.store.save_draft(sentence, self.context.annotator, *content)
                 self._stored_draft = content
                 self.draft_positions.add(self.position)
             else:
@@ -331,11 +318,12 @@ class AnnotateScreen(Screen):
         self._synced = marker
 
     def _maybe_request_suggestions(self) -> None:
-        """Ask the app's worker for suggestions of this and the next sentences now and then."""
+        """Ask for suggestions of this and the next sentences now and then."""
+        request = self.context.suggestions
         last = self._suggest_requested_at
-        if last is None or self.position < last or self.position >= last + 5:
+        if request is not None and (last is None or self.position < last or self.position >= last + 5):
             self._suggest_requested_at = self.position
-            self.app.request_suggestions(self.position)
+            request(self.position)
 
     def suggestions_arrived(self, sentence_ids: set[int], notice: str = "") -> None:
         """The worker stored suggestions: show them if they are for this untouched, undecided sentence."""
@@ -345,7 +333,7 @@ class AnnotateScreen(Screen):
         if self.editor.is_dirty or (self.decision is not None and self.decision.answer is not None):
             return
         cursor = self.editor.cursor
-        editor = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.scheme, self.store.suggestions(sentence.id))
+        editor = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.context.scheme, self.context.store.suggestions(sentence.id))
         editor.place_cursor(cursor)
         self.editor = editor
         self._baseline = content_of(editor)
@@ -370,8 +358,8 @@ class AnnotateScreen(Screen):
             badge = ANSWER_BADGES.get(self.decision.answer, self.decision.answer)
         content = Content.from_markup(
             "[b]$dataset[/] · $annotator · sentence [b]$position[/] of $count [b]$badge[/]· decided $progress/$count · [i]$title[/]",
-            dataset=self.dataset,
-            annotator=self.annotator,
+            dataset=self.context.dataset,
+            annotator=self.context.annotator,
             position=str(self.position),
             count=str(self.count),
             title=(self.article_title[:60] + "…") if len(self.article_title) > 61 else self.article_title,
@@ -404,7 +392,7 @@ class AnnotateScreen(Screen):
         elif editor.mode is Mode.PICK_CHILD:
             bar.show_hint("choose the other span: tab / ←→ / its number, then enter (esc cancels)")
         else:
-            bar.show_entities(self.scheme, self.apply_label)
+            bar.show_entities(self.context.scheme, self.apply_label)
         self._refresh_status()
 
     def _edited(self, _changed: bool = True) -> None:
@@ -422,8 +410,8 @@ class AnnotateScreen(Screen):
     # "r 3 7" could run as "3 7 r".
 
     def _bind_hotkeys(self) -> None:
-        characters = {label.hotkey for label in self.scheme.entities if label.hotkey}
-        characters |= {label.hotkey for label in self.scheme.relations if label.hotkey}
+        characters = {label.hotkey for label in self.context.scheme.entities if label.hotkey}
+        characters |= {label.hotkey for label in self.context.scheme.relations if label.hotkey}
         characters |= set("0123456789")
         for character in sorted(characters):
             self._bindings.bind(key_name(character), f"hotkey({character!r})", show=False)
@@ -434,11 +422,11 @@ class AnnotateScreen(Screen):
         if editor is None:
             return
         if editor.mode is Mode.PICK_RELATION:
-            relation = self.scheme.relation_by_hotkey(character)
+            relation = self.context.scheme.relation_by_hotkey(character)
             if relation is not None:
                 self.pick_relation(relation.name)
                 return
-        entity = self.scheme.entity_by_hotkey(character)
+        entity = self.context.scheme.entity_by_hotkey(character)
         if entity is not None:
             self.apply_label(entity.name)
         elif character.isdigit():
@@ -566,15 +554,15 @@ class AnnotateScreen(Screen):
         spans, relations = editor.to_decision()
         seconds = round(time.monotonic() - self.shown_at, 3)
         try:
-            decision = self.store.add_decision(
+            decision = self.context.store.add_decision(
                 sentence,
-                annotator=self.annotator,
+                annotator=self.context.annotator,
                 answer=answer,
                 spans=spans,
                 relations=relations,
-                session=self.app.session,
+                session=self.context.session,
                 seconds=seconds,
-                allow_overlaps=self.scheme.allow_overlaps,
+                allow_overlaps=self.context.scheme.allow_overlaps,
             )
         except AnnotatorError as exc:
             self.say(f"not saved: {exc.message}")
@@ -582,13 +570,13 @@ class AnnotateScreen(Screen):
         self.session_stack.append(SessionEntry(self.position, decision, editor))
         self.drafts.pop(self.position, None)
         self.draft_positions.discard(self.position)  # add_decision removed the stored draft
-        self.progress = self.store.progress(self.dataset, self.annotator)
+        self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
         done = f"{ANSWER_BADGES.get(answer, answer)}: sentence {self.position} saved"
         self.editor = None  # decided: nothing to keep as a draft
         if self.position < self.count:
             self.go_to(self.position + 1, message=done)
             return
-        following = self.store.first_undecided(self.dataset, self.annotator)
+        following = self.context.store.first_undecided(self.context.dataset, self.context.annotator)
         if following is not None:
             self.go_to(following, message=f"{done}; back to the first undecided sentence")
         else:
@@ -608,6 +596,8 @@ class AnnotateScreen(Screen):
         self._decide("reject")
 
     def action_skip(self) -> None:
+        if self._refused():
+            return
         if self.position >= self.count:
             self.say("this is the last sentence")
             return
@@ -623,31 +613,45 @@ class AnnotateScreen(Screen):
             return
         entry = self.session_stack[-1]
         try:
-            self.store.undo(entry.decision, session=self.app.session)
+            self.context.store.undo(entry.decision, session=self.context.session)
         except AnnotatorError as exc:
             self.session_stack.pop()
             self.say(f"cannot undo: {exc.message}")
             return
         self.session_stack.pop()
-        self.progress = self.store.progress(self.dataset, self.annotator)
+        self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
         answer = ANSWER_BADGES.get(entry.decision.answer or "", entry.decision.answer)
         self.go_to(entry.position, restore=entry, message=f"undone ({answer}): sentence {entry.position} is as before")
 
     # -- moving between sentences --------------------------------------------------------------
 
+    def _refused(self) -> bool:
+        """True (and the context's refusal shown) when this screen may not move between sentences."""
+        refusal = self.context.navigation.refusal
+        if refusal is not None:
+            self.say(refusal)
+        return refusal is not None
+
     def action_prev_sentence(self) -> None:
+        if self._refused():
+            return
         if self.position <= 1:
             self.say("this is the first sentence")
             return
         self.go_to(self.position - 1)
 
     def action_next_sentence(self) -> None:
+        if self._refused():
+            return
         if self.position >= self.count:
             self.say("this is the last sentence")
             return
         self.go_to(self.position + 1)
 
     def action_goto(self) -> None:
+        if self._refused():
+            return
+
         def chosen(value: str | None) -> None:
             if value is None or not value.strip():
                 return
@@ -660,11 +664,14 @@ class AnnotateScreen(Screen):
         self.prompt_bar.open(f"Go to sentence (1-{self.count}):", chosen, placeholder="number")
 
     def action_search(self) -> None:
+        if self._refused():
+            return
+
         def chosen(value: str | None) -> None:
             if value is None or not value.strip():
                 return
             self.last_search = value
-            found = self.store.search(self.dataset, value, after_position=self.position)
+            found = self.context.store.search(self.context.dataset, value, after_position=self.position)
             if found is None:
                 self.say(f"{value!r} is not in any sentence")
                 return
@@ -685,7 +692,7 @@ class AnnotateScreen(Screen):
         self.say(f"context: {CONTEXT_MODES[self.context_mode]}")
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.scheme, self.app.current_keys()))
+        self.app.push_screen(HelpScreen(self.context.scheme, self.context.annotate_keys))
 
     def action_quit(self) -> None:
         """Quit. Edits not accepted are kept as drafts (in the store, after every edit); when there

@@ -26,10 +26,11 @@ from textual.widgets import Footer, Static
 
 from ...editing import SentenceEditor
 from ...errors import AnnotatorError
-from ...keymap import keys_display
+from ...keymap import REVIEW_KEYMAP, binding_id, keys_display
 from ...model import Decision, Relation, Sentence, Span
 from ...review import ReviewItem, VersionGroup, diff_spans
 from ...gold import METHOD_AGREED, METHOD_CHOSEN, METHOD_EDITED, METHOD_REJECTED, store_gold
+from ..context import ScreenContext
 from ..review_state import ReviewQueue, matching_group
 from ..widgets.span_list import fit
 from ..widgets.version_panel import (
@@ -45,24 +46,19 @@ from .help import HelpScreen, help_content
 from ..widgets.prompt_bar import PromptBar
 from .review_edit import VersionEditScreen
 
-REVIEW_KEYMAP: dict[str, tuple[str, str, str | None]] = {
-    "review_take": ("1,2,3,4,5,6,7,8,9", "Take version N as gold and go to the next sentence", None),
-    "review_take_selected": ("a,enter", "Take the selected version as gold", "take"),
-    "review_edit": ("e", "Edit a copy of a version (then its number; e or enter: the selected one)", "edit"),
-    "review_reject": ("x", "Store gold 'reject' (the sentence is unusable)", "reject"),
-    "review_undo": ("u,backspace", "Undo the last gold decision of this session (back to its sentence)", "undo"),
-    "review_cancel": ("escape", "Cancel choosing a version to edit", None),
-    "review_select_next": ("down,j", "Select the next version", None),
-    "review_select_prev": ("up,k", "Select the previous version", None),
-    "review_next": ("pagedown,]", "Next sentence in the queue (no decision)", "next"),
-    "review_prev": ("pageup,[", "Previous sentence in the queue (no decision)", "prev"),
-    "review_goto": ("colon", "Go to item N of the queue", None),
-    "review_toggle_agreed": ("t", "Show or hide the sentences where everyone agreed", "agreed"),
-    "review_accept_agreed": ("A,shift+a", "Store every agreed sentence without gold as gold (one transaction)", "all agreed"),
-    "review_help": ("question_mark", "Show the keys", "help"),
-    "review_quit": ("q,ctrl+q", "Quit (every gold decision is already saved)", "quit"),
+REVIEW_FOOTER_NAMES = {
+    "take_selected": "take",
+    "edit": "edit",
+    "reject": "reject",
+    "undo": "undo",
+    "next": "next",
+    "prev": "prev",
+    "toggle_agreed": "agreed",
+    "accept_agreed": "all agreed",
+    "help": "help",
+    "quit": "quit",
 }
-"""Binding id -> (keys, description, short Footer name or None), in the order the help lists them."""
+"""Short Footer names of the review bindings shown there (``take`` has its own ``1-9`` entry)."""
 
 
 def count(n: int, noun: str) -> str:
@@ -77,15 +73,17 @@ def count(n: int, noun: str) -> str:
 def review_bindings() -> list[Binding]:
     """The review screen's bindings; ``1``..``9`` call ``take(N)`` (one Footer entry for all)."""
     bindings = []
-    for binding_id, (keys, description, short) in REVIEW_KEYMAP.items():
-        if binding_id == "review_take":
+    for action, (keys, description) in REVIEW_KEYMAP.items():
+        if action == "take":
             for n in range(1, 10):
                 bindings.append(
                     Binding(str(n), f"take({n})", "take version", show=n == 1, key_display="1-9", id=f"review_take_{n}", tooltip=description)
                 )
             continue
-        action = binding_id.removeprefix("review_")
-        bindings.append(Binding(keys, action, short or description, show=short is not None, id=binding_id, tooltip=description))
+        short = REVIEW_FOOTER_NAMES.get(action)
+        bindings.append(
+            Binding(keys, action, short or description, show=short is not None, id=binding_id("review_keys", action), tooltip=description)
+        )
     return bindings
 
 
@@ -119,10 +117,15 @@ class ClickableVersionPanel(VersionPanel):
 class ReviewHelpScreen(HelpScreen):
     """The review keys, then the annotate keys that work while a version is edited."""
 
+    def __init__(self, scheme, keymap: dict[str, str], review_keys: dict[str, str]) -> None:
+        super().__init__(scheme, keymap)
+        self.review_keys = review_keys
+        """Review id -> keys as bound now."""
+
     def compose(self) -> ComposeResult:
         parts = [Content.from_markup("[b]Review keys[/]\n")]
-        for binding_id, (keys, description, _short) in REVIEW_KEYMAP.items():
-            shown = "1 … 9" if binding_id == "review_take" else keys_display(keys)
+        for action, (_default, description) in REVIEW_KEYMAP.items():
+            shown = "1 … 9" if action == "take" else keys_display(self.review_keys[action])
             parts.append(Content.from_markup("  [b]$keys[/] $description\n", keys=f"{shown:<18}", description=description))
         parts.append(
             Content.assemble(
@@ -147,8 +150,10 @@ class ReviewScreen(Screen):
 
     BINDINGS = review_bindings()
 
-    def __init__(self) -> None:
+    def __init__(self, context: ScreenContext) -> None:
         super().__init__()
+        self.context = context
+        """Store, scheme, dataset, reviewer (as annotator) and session, from the review app."""
         self.queue: ReviewQueue | None = None
         """The review queue (None until the app's worker has built it)."""
         self.selected = 0
@@ -175,20 +180,13 @@ class ReviewScreen(Screen):
     # -- shortcuts -----------------------------------------------------------------------------
 
     @property
-    def store(self):
-        return self.app.store
-
-    @property
-    def scheme(self):
-        return self.app.scheme
-
-    @property
     def reviewer(self) -> str:
-        return self.app.reviewer
+        """Whose gold decisions are written (the context's annotator)."""
+        return self.context.annotator
 
     @property
     def symmetric_labels(self) -> frozenset[str]:
-        return frozenset(r.name for r in self.scheme.relations if r.symmetric)
+        return frozenset(r.name for r in self.context.scheme.relations if r.symmetric)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -209,10 +207,10 @@ class ReviewScreen(Screen):
         return self.query_one(PromptBar)
 
     def on_mount(self) -> None:
-        self.sentence_count = self.store.sentence_count(self.app.dataset)
+        self.sentence_count = self.context.store.sentence_count(self.context.dataset)
         self.query_one("#gold-panel").display = False
         self.query_one("#header", Static).update(
-            Content.from_markup("[b]$dataset[/] · review by $reviewer", dataset=self.app.dataset, reviewer=self.reviewer)
+            Content.from_markup("[b]$dataset[/] · review by $reviewer", dataset=self.context.dataset, reviewer=self.reviewer)
         )
         self.query_one("#review-sentence", Static).update(Content.from_markup("[dim]building the review queue…[/]"))
 
@@ -237,14 +235,14 @@ class ReviewScreen(Screen):
 
     def _load_sentence(self, sentence_id: int) -> Sentence:
         if self._sentence is None or self._sentence.id != sentence_id:
-            self._sentence = self.store.sentence(sentence_id)
+            self._sentence = self.context.store.sentence(sentence_id)
         return self._sentence
 
     def _title(self, article_id: int) -> str:
         if article_id not in self._titles:
             if len(self._titles) > 64:
                 self._titles.clear()
-            self._titles[article_id] = self.store.article(article_id).title
+            self._titles[article_id] = self.context.store.article(article_id).title
         return self._titles[article_id]
 
     def _neighbours(self, sentence: Sentence) -> tuple[str, str]:
@@ -252,7 +250,7 @@ class ReviewScreen(Screen):
         if sentences is None:
             if len(self._article_sentences) > 8:
                 self._article_sentences.clear()
-            sentences = self.store.article_sentences(sentence.article_id)
+            sentences = self.context.store.article_sentences(sentence.article_id)
             self._article_sentences[sentence.article_id] = sentences
         before = sentences[sentence.index - 1].text if 0 < sentence.index <= len(sentences) else ""
         after = sentences[sentence.index + 1].text if sentence.index + 1 < len(sentences) else ""
@@ -297,7 +295,7 @@ class ReviewScreen(Screen):
         if not queue.include_agreed and queue.n_agreed:
             hint = f" · t shows the {queue.n_agreed} sentences where everyone agreed; A stores them as gold"
         self.query_one("#header", Static).update(
-            Content.from_markup("[b]$dataset[/] · review by $reviewer", dataset=self.app.dataset, reviewer=self.reviewer)
+            Content.from_markup("[b]$dataset[/] · review by $reviewer", dataset=self.context.dataset, reviewer=self.reviewer)
         )
         self.query_one("#review-sentence", Static).update(
             Content(f"nothing to review: no sentence has differing versions from at least two annotators{hint}")
@@ -322,7 +320,7 @@ class ReviewScreen(Screen):
         title = self._title(sentence.article_id)
         content = Content.from_markup(
             "[b]$dataset[/] · review by $reviewer · sentence [b]$position[/] of $count · [i]$title[/]  [b green]$badge[/]",
-            dataset=self.app.dataset,
+            dataset=self.context.dataset,
             reviewer=self.reviewer,
             position=str(sentence.position),
             count=str(self.sentence_count),
@@ -371,7 +369,7 @@ class ReviewScreen(Screen):
         self.query_one("#review-summary", Static).update(Content.assemble(summary, *legend))
         gold_panel = self.query_one("#gold-panel", ClickableVersionPanel)
         if gold is not None and gold_match is None:
-            body = annotated_content(self.scheme, sentence.text, gold.spans, gold.relations, symmetric_labels=symmetric)
+            body = annotated_content(self.context.scheme, sentence.text, gold.spans, gold.relations, symmetric_labels=symmetric)
             if gold.answer != "accept":
                 verb = {"reject": "rejected", "ignore": "ignored"}.get(gold.answer or "", str(gold.answer))
                 body = Content.from_markup("[dim i]$who $verb the sentence[/]", who=self.reviewer, verb=verb)
@@ -395,7 +393,7 @@ class ReviewScreen(Screen):
             diff = span_diffs.get(group.annotators)
             marked = {(s.start, s.end, s.label) for s in (*diff.unique, *diff.partial)} if diff else set()
             marked_relations = relation_diffs.get(group.annotators, set())
-            content = version_content(self.scheme, sentence.text, group, marked, marked_relations, symmetric)
+            content = version_content(self.context.scheme, sentence.text, group, marked, marked_relations, symmetric)
             differing = len(marked) + len(marked_relations)
             notes = [f"{differing} {DIFF_MARK}"] if differing else []
             if gold_match == n:
@@ -439,8 +437,8 @@ class ReviewScreen(Screen):
         """Store the reviewer's gold decision for the item (one transaction); a problem, or None."""
         try:
             decision = store_gold(
-                self.store, item, reviewer=self.reviewer, answer=answer, spans=spans, relations=relations,
-                chosen=chosen, method=method, session=self.app.session, allow_overlaps=self.scheme.allow_overlaps,
+                self.context.store, item, reviewer=self.reviewer, answer=answer, spans=spans, relations=relations,
+                chosen=chosen, method=method, session=self.context.session, allow_overlaps=self.context.scheme.allow_overlaps,
             )
         except AnnotatorError as exc:
             return exc.message
@@ -548,9 +546,9 @@ class ReviewScreen(Screen):
         sentence = self._load_sentence(item.sentence_id)
         first = item.sentence.versions.get(group.annotators[0])
         if group.answer == "accept" and first is not None:
-            editor = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.scheme, first)
+            editor = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.context.scheme, first)
         else:
-            editor = SentenceEditor(sentence.text, sentence.tokens, self.scheme)
+            editor = SentenceEditor(sentence.text, sentence.tokens, self.context.scheme)
         if editor.spans:
             editor.place_cursor(editor.spans[0].token_start)
         description = f"version {number} ({', '.join(group.annotators)})"
@@ -572,7 +570,7 @@ class ReviewScreen(Screen):
             else:
                 self.show(f"edit of {description} discarded: nothing stored")
 
-        self.app.push_screen(VersionEditScreen(sentence, self._title(sentence.article_id), editor, description, save), done)
+        self.app.push_screen(VersionEditScreen(self.context, sentence, self._title(sentence.article_id), editor, description, save), done)
 
     def action_undo(self) -> None:
         self._disarm()
@@ -584,10 +582,10 @@ class ReviewScreen(Screen):
         restored: list[Decision] = []
         problems: list[str] = []
         try:
-            with self.store.transaction():
+            with self.context.store.transaction():
                 for decision in entry.decisions:
                     try:
-                        restored.append(self.store.undo(decision, session=self.app.session))
+                        restored.append(self.context.store.undo(decision, session=self.context.session))
                     except AnnotatorError as exc:  # changed elsewhere since: leave it
                         problems.append(exc.message)
         except AnnotatorError as exc:
@@ -624,15 +622,15 @@ class ReviewScreen(Screen):
         stored: list[Decision] = []
         problems: list[str] = []
         try:
-            with self.store.transaction():
+            with self.context.store.transaction():
                 for item in pending:
                     group = item.groups[0]
                     try:
                         stored.append(
                             store_gold(
-                                self.store, item, reviewer=self.reviewer, answer=group.answer, spans=group.spans,
+                                self.context.store, item, reviewer=self.reviewer, answer=group.answer, spans=group.spans,
                                 relations=group.relations, chosen=group, method=METHOD_AGREED,
-                                session=self.app.session, allow_overlaps=self.scheme.allow_overlaps,
+                                session=self.context.session, allow_overlaps=self.context.scheme.allow_overlaps,
                             )
                         )
                     except AnnotatorError as exc:  # refused before writing: the others go on
@@ -709,7 +707,7 @@ class ReviewScreen(Screen):
 
     def action_help(self) -> None:
         self._disarm()
-        self.app.push_screen(ReviewHelpScreen(self.scheme, self.app.current_keys()))
+        self.app.push_screen(ReviewHelpScreen(self.context.scheme, self.context.annotate_keys, self.context.review_keys))
 
     def action_quit(self) -> None:
         self.app.exit()

@@ -2,14 +2,16 @@
 
 :class:`VersionEditScreen` *is* an :class:`~annotator.tui.screens.annotate.AnnotateScreen` (same
 layout, bindings, label hotkeys, relation flow, mouse handling, help), narrowed to one sentence:
-``go_to`` always shows the copy being edited, moving between sentences is refused, accept/reject
-hand the result to the review screen's ``save`` callback (which stores it as gold), and ``q`` goes
-back to the versions without storing anything. Subclassing rather than copying keeps the two
-screens' keys identical by construction; the review tests pin the few methods relied on.
+its :class:`~annotator.tui.context.ScreenContext` (:func:`edit_context`) says "one sentence, no
+suggestions", so the moving keys say :data:`ONE_SENTENCE`; ``go_to`` always shows the copy being
+edited, accept/reject hand the result to the review screen's ``save`` callback (which stores it as
+gold), and ``q`` goes back to the versions without storing anything. Subclassing rather than
+copying keeps the two screens' keys identical by construction.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from textual.content import Content
@@ -17,18 +19,30 @@ from textual.widgets import Static
 
 from ...editing import Mode, SentenceEditor
 from ...model import Relation, Sentence, Span
+from ..context import Navigation, ScreenContext
 from ..widgets.sentence_view import SentenceView
 from .annotate import AnnotateScreen
 
 SaveEdit = Callable[[str, tuple[Span, ...], tuple[Relation, ...], bool], "str | None"]
 """``save(answer, spans, relations, changed)`` stores the gold decision; returns a problem, or None when stored."""
 
+ONE_SENTENCE = "this is an edit of one sentence: a/enter stores it as gold, x rejects, q goes back"
+"""What skip, [ ], : and / say while a version is edited."""
+
+
+def edit_context(review: ScreenContext, sentence: Sentence) -> ScreenContext:
+    """The review's context narrowed to editing one sentence: no suggestions, no moving."""
+    return replace(review, suggestions=None, navigation=Navigation(start=sentence.position, refusal=ONE_SENTENCE))
+
 
 class VersionEditScreen(AnnotateScreen):
     """The annotate screen over a copy of one version; dismissed with True when gold was stored."""
 
-    def __init__(self, sentence: Sentence, article_title: str, editor: SentenceEditor, description: str, save: SaveEdit) -> None:
-        super().__init__()
+    def __init__(
+        self, context: ScreenContext, sentence: Sentence, article_title: str, editor: SentenceEditor, description: str, save: SaveEdit
+    ) -> None:
+        """``context``: the review's context (it is narrowed with :func:`edit_context` here)."""
+        super().__init__(edit_context(context, sentence))
         self.edit_sentence = sentence
         """The sentence whose version is edited."""
         self.edit_article_title = article_title
@@ -41,8 +55,8 @@ class VersionEditScreen(AnnotateScreen):
         self.discard_armed = False
         """True after a first ``q`` with unsaved edits (a second one discards them)."""
 
-    # AnnotateScreen.on_mount reads the app's ``start_position`` and calls ``go_to`` with it: here
-    # ``go_to`` shows the one sentence being edited, whatever the position.
+    # AnnotateScreen.on_mount calls ``go_to`` with the context's start (this sentence's position):
+    # here ``go_to`` shows the copy being edited.
     def go_to(self, position: int, *, restore=None, message: str = "") -> bool:
         sentence = self.edit_sentence
         self.position = sentence.position
@@ -102,24 +116,6 @@ class VersionEditScreen(AnnotateScreen):
             self.say("this copy has unsaved edits: q again discards them, a stores them as gold")
             return
         self.dismiss(False)
-
-    def _stay(self) -> None:
-        self.say("this is an edit of one sentence: a/enter stores it as gold, x rejects, q goes back")
-
-    def action_skip(self) -> None:
-        self._stay()
-
-    def action_prev_sentence(self) -> None:
-        self._stay()
-
-    def action_next_sentence(self) -> None:
-        self._stay()
-
-    def action_goto(self) -> None:
-        self._stay()
-
-    def action_search(self) -> None:
-        self._stay()
 
     def _edited(self, _changed: bool = True) -> None:
         self.discard_armed = False
