@@ -825,6 +825,43 @@ def test_error_keys_character_and_name_clash(tmp_path):
     assert "bound to both" in message
 
 
+def test_review_keys_rebind_review_actions_only(tmp_path):
+    # Each screen has its own keys: e stays EVENT's hotkey while it edits on the review screen.
+    scheme = load_scheme(write(tmp_path, "review_keys:\n  reject: r\n  next: n,pagedown\n" + MINIMAL.replace("hotkey: p", "hotkey: e")))
+    assert scheme.review_keys["reject"] == "r" and scheme.review_keys["next"] == "n,pagedown"
+    assert scheme.review_keys["edit"] == "e" and scheme.entity_by_hotkey("e").name == "PERSON"
+    assert scheme.keys["reject"] == "x"  # the annotate screen's reject is untouched
+    assert load_scheme(write(tmp_path, MINIMAL)).review_keys == {a: k for a, (k, _d) in keymap.REVIEW_KEYMAP.items()}
+
+
+def test_error_review_keys_unknown_id(tmp_path):
+    message = error_at(tmp_path, D("""\
+        review_keys:
+          reject: r
+          rejet: f2
+        """) + MINIMAL, 3)
+    assert "unknown binding id 'rejet' in review_keys" in message and "did you mean 'reject'" in message
+
+
+def test_error_review_keys_clash(tmp_path):
+    message = error_at(tmp_path, D("""\
+        review_keys:
+          help: f1
+          toggle_agreed: x
+        """) + MINIMAL, 3)
+    assert "key 'x' is bound to both reject and toggle_agreed" in message
+
+
+def test_error_review_keys_clash_with_the_version_digits(tmp_path):
+    message = error_at(tmp_path, "review_keys:\n  select_next: '2'\n" + MINIMAL, 2)
+    assert "key '2' is bound to both take and select_next" in message
+
+
+def test_error_review_keys_take_is_fixed(tmp_path):
+    message = error_at(tmp_path, "review_keys:\n  take: a\n" + MINIMAL, 2)
+    assert "take in review_keys cannot be rebound" in message
+
+
 def test_error_keys_wrong_type(tmp_path):
     assert "keys of accept" in error_at(tmp_path, "keys:\n  accept: [a, enter]\n" + MINIMAL, 2)
 

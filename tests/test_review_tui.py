@@ -380,6 +380,44 @@ async def test_help_lists_review_and_editing_keys(db, scheme):
         assert app.screen is app.review_screen
 
 
+@sync
+async def test_review_keys_from_the_scheme_rebind_the_review_screen(db, scheme):
+    from dataclasses import replace
+
+    remapped = replace(scheme, review_keys={**scheme.review_keys, "reject": "ctrl+x", "next": "n"})
+    app = make_app(db, remapped)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(app, pilot)
+        await pilot.press("x")  # no longer reject: nothing stored
+        assert sentence_and_gold(db, 3)[1] is None
+        await pilot.press("n")  # next, without deciding
+        assert screen._load_sentence(screen.queue.current.sentence_id).position == 4
+        await pilot.press("ctrl+x")
+        await pilot.press("question_mark")
+        help_text = str(app.screen.query_one("#help-text").render())
+        assert "ctrl+x" in help_text and "Store gold 'reject'" in help_text
+    _sentence, gold = sentence_and_gold(db, 4)
+    assert gold.answer == "reject"
+    assert sentence_and_gold(db, 3)[1] is None
+
+
+@sync
+async def test_the_version_editor_refuses_to_move_and_says_why(db, scheme):
+    from annotator.tui.screens.review_edit import VersionEditScreen
+
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app, pilot)
+        await pilot.press("e", "1")
+        editor_screen = app.screen
+        assert isinstance(editor_screen, VersionEditScreen)
+        for key in ("space", "right_square_bracket", "left_square_bracket", "colon", "slash"):
+            await pilot.press(key)
+            assert app.screen is editor_screen and editor_screen.position == 3
+            assert "this is an edit of one sentence" in text_of(editor_screen, "#status")
+        assert editor_screen.context.suggestions is None and editor_screen.context.annotator == REVIEWER
+
+
 # -- the queue state, without the UI ---------------------------------------------------------
 
 
