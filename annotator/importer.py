@@ -38,16 +38,6 @@ class ArticleInput:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class ImportSummary:
-    """What an import did, for the summary line."""
-
-    counts: ImportCounts = field(default_factory=ImportCounts)
-    files: int = 0
-    failed: list[str] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-
-
 def read_text(path: Path) -> str:
     """The file's text, exactly as stored (CRLF kept); ``InputError`` for binary or non-UTF-8 files."""
     try:

@@ -254,18 +254,3 @@ def overlapping_pairs(spans: Sequence[Span]) -> list[tuple[Span, Span]]:
 def span_at_tokens(text: str, tokens: Sequence[Token], token_start: int, token_end: int, label: str, source: str | None = None) -> Span:
     """The span covering tokens ``token_start..token_end`` (inclusive)."""
     return Span(tokens[token_start].start, tokens[token_end].end, label, token_start, token_end, source)
-
-
-def snap_to_tokens(tokens: Sequence[Token], start: int, end: int) -> tuple[int, int] | None:
-    """Token range ``(first, last)`` covering characters ``start..end`` ("expand" alignment), or None."""
-    first = last = None
-    for i, tok in enumerate(tokens):
-        if tok.end > start and tok.start < end:
-            if first is None:
-                first = i
-            last = i
-        elif tok.start >= end:
-            break
-    if first is None or last is None:
-        return None
-    return first, last

@@ -208,15 +208,3 @@ def write_doccano(examples: Iterable[Example], path: str | Path) -> list[str]:
     write_jsonl(Path(path), records())
     return problems
 
-
-def is_doccano_record(record: Any) -> bool:
-    """True when a record looks like doccano data (used by ``detect_format``)."""
-    if not isinstance(record, dict):
-        return False
-    if "entities" in record or "annotations" in record:
-        return True
-    for key in ("label", "labels"):
-        value = record.get(key)
-        if isinstance(value, list) and all(isinstance(item, (list, dict)) for item in value):
-            return True
-    return False
