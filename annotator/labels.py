@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -268,6 +268,18 @@ class LabelScheme:
         if len(relations) == len(self.relations):
             return self
         return replace(self, relations=tuple(relations), label_map=dict(self.label_map), keys=dict(self.keys))
+
+    def for_dataset(self, settings: Mapping[str, Any]) -> LabelScheme:
+        """This scheme plus the labels a dataset accepted with ``import --add-labels`` (its
+        ``extra_entities`` / ``extra_relations`` settings); ``self`` when there are none."""
+        scheme = self
+        extra_entities = settings.get("extra_entities") or []
+        extra_relations = settings.get("extra_relations") or []
+        if extra_entities:
+            scheme = scheme.with_extra_entities(extra_entities)
+        if extra_relations:
+            scheme = scheme.with_extra_relations(extra_relations)
+        return scheme
 
 
 def _check_imported_label(name: object, path: str) -> None:
