@@ -96,6 +96,17 @@ class ArticleContext:
     paragraph_of: dict[int, int]
 
 
+def article_context(store, cache: dict[int, ArticleContext], article_id: int) -> ArticleContext:
+    """The article's sentences from ``cache``; read from the store when missing (the cache keeps a few articles)."""
+    context = cache.get(article_id)
+    if context is None:
+        if len(cache) > 8:
+            cache.clear()
+        context = ArticleContext(store.article_sentences(article_id), {})
+        cache[article_id] = context
+    return context
+
+
 class AnnotateScreen(Screen):
     """Header, sentence view with context, side lists, label bar, status line and footer."""
 
@@ -180,13 +191,7 @@ class AnnotateScreen(Screen):
     # -- loading a sentence --------------------------------------------------------------------
 
     def _article(self, article_id: int) -> ArticleContext:
-        context = self._articles.get(article_id)
-        if context is None:
-            if len(self._articles) > 8:
-                self._articles.clear()
-            context = ArticleContext(self.context.store.article_sentences(article_id), {})
-            self._articles[article_id] = context
-        return context
+        return article_context(self.context.store, self._articles, article_id)
 
     def _paragraphs(self, article_id: int) -> dict[int, int]:
         context = self._article(article_id)

@@ -13,7 +13,7 @@ annotate screen narrowed to one sentence, so the editing keys are the annotate s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -44,7 +44,10 @@ from ..widgets.version_panel import (
 )
 from .help import HelpScreen, help_content
 from ..widgets.prompt_bar import PromptBar
+from .annotate import ArticleContext, article_context
 from .review_edit import VersionEditScreen
+
+T = TypeVar("T")
 
 REVIEW_FOOTER_NAMES = {
     "take_selected": "take",
@@ -175,7 +178,7 @@ class ReviewScreen(Screen):
         self._sentence: Sentence | None = None
         self._shown_sentence_id: int | None = None
         self._titles: dict[int, str] = {}
-        self._article_sentences: dict[int, list[Sentence]] = {}
+        self._articles: dict[int, ArticleContext] = {}
 
     # -- shortcuts -----------------------------------------------------------------------------
 
@@ -246,12 +249,7 @@ class ReviewScreen(Screen):
         return self._titles[article_id]
 
     def _neighbours(self, sentence: Sentence) -> tuple[str, str]:
-        sentences = self._article_sentences.get(sentence.article_id)
-        if sentences is None:
-            if len(self._article_sentences) > 8:
-                self._article_sentences.clear()
-            sentences = self.context.store.article_sentences(sentence.article_id)
-            self._article_sentences[sentence.article_id] = sentences
+        sentences = article_context(self.context.store, self._articles, sentence.article_id).sentences
         before = sentences[sentence.index - 1].text if 0 < sentence.index <= len(sentences) else ""
         after = sentences[sentence.index + 1].text if sentence.index + 1 < len(sentences) else ""
         return before, after
@@ -476,6 +474,19 @@ class ReviewScreen(Screen):
         self.notice = ""
         self._refresh_status()
 
+    def _in_one_transaction(self, items: Iterable[T], write: Callable[[T], Decision]) -> tuple[list[Decision], list[str]]:
+        """``write`` each item in one transaction: the rows written, and the problems of those refused
+        (the others go on). An ``AnnotatorError`` of the transaction itself is raised."""
+        written: list[Decision] = []
+        problems: list[str] = []
+        with self.context.store.transaction():
+            for item in items:
+                try:
+                    written.append(write(item))
+                except AnnotatorError as exc:
+                    problems.append(exc.message)
+        return written, problems
+
     @staticmethod
     def _reject_group(item: ReviewItem) -> VersionGroup | None:
         return next((g for g in item.groups if g.answer == "reject"), None)
@@ -579,15 +590,10 @@ class ReviewScreen(Screen):
             self.say("nothing to undo in this session")
             return
         entry = self.session_stack[-1]
-        restored: list[Decision] = []
-        problems: list[str] = []
-        try:
-            with self.context.store.transaction():
-                for decision in entry.decisions:
-                    try:
-                        restored.append(self.context.store.undo(decision, session=self.context.session))
-                    except AnnotatorError as exc:  # changed elsewhere since: leave it
-                        problems.append(exc.message)
+        try:  # a decision changed elsewhere since is left as it is (a problem)
+            restored, problems = self._in_one_transaction(
+                entry.decisions, lambda decision: self.context.store.undo(decision, session=self.context.session)
+            )
         except AnnotatorError as exc:
             self.say(f"cannot undo: {exc.message}")
             return
@@ -619,22 +625,17 @@ class ReviewScreen(Screen):
         if not pending:
             self.say("every sentence where the annotators agree has gold already")
             return
-        stored: list[Decision] = []
-        problems: list[str] = []
-        try:
-            with self.context.store.transaction():
-                for item in pending:
-                    group = item.groups[0]
-                    try:
-                        stored.append(
-                            store_gold(
-                                self.context.store, item, reviewer=self.reviewer, answer=group.answer, spans=group.spans,
-                                relations=group.relations, chosen=group, method=METHOD_AGREED,
-                                session=self.context.session, allow_overlaps=self.context.scheme.allow_overlaps,
-                            )
-                        )
-                    except AnnotatorError as exc:  # refused before writing: the others go on
-                        problems.append(exc.message)
+
+        def store_agreed(item: ReviewItem) -> Decision:
+            group = item.groups[0]
+            return store_gold(
+                self.context.store, item, reviewer=self.reviewer, answer=group.answer, spans=group.spans,
+                relations=group.relations, chosen=group, method=METHOD_AGREED,
+                session=self.context.session, allow_overlaps=self.context.scheme.allow_overlaps,
+            )
+
+        try:  # one refused before writing: the others go on
+            stored, problems = self._in_one_transaction(pending, store_agreed)
         except AnnotatorError as exc:
             self.say(f"nothing stored: {exc.message}")
             return

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...editing import Mode, SentenceEditor, superscript
-from .sentence_view import UNKNOWN_COLOR
+from .sentence_view import relation_color
 from .span_list import fit
 
 
@@ -46,7 +46,7 @@ class RelationList(Static):
         for number, edit_relation in enumerate(editor.relations, start=1):
             rel = edit_relation.relation
             label = editor.scheme.relation(rel.label)
-            color = label.color if label is not None else UNKNOWN_COLOR
+            color = relation_color(editor.scheme, rel.label)
             left = "◀─" if label is not None and label.symmetric else "──"
             suffix = "?" if edit_relation.suggested else ""
             head = f"{superscript(editor.span_number(rel.head))}{editor.describe_span(rel.head)}"

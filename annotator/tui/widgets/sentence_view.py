@@ -60,26 +60,28 @@ class SentenceLayout:
     """How many relations got an arc."""
 
 
-def _color(scheme, label: str) -> str:
+def entity_color(scheme, label: str) -> str:
+    """The colour of an entity label (grey for a label the scheme does not know)."""
     entity = scheme.entity(label)
     return entity.color if entity is not None else UNKNOWN_COLOR
 
 
-def _relation_color(scheme, label: str) -> str:
+def relation_color(scheme, label: str) -> str:
+    """The colour of a relation label (grey for a label the scheme does not know)."""
     relation = scheme.relation(label)
     return relation.color if relation is not None else UNKNOWN_COLOR
 
 
 def span_style(scheme, edit_span: EditSpan) -> Style:
     """Confirmed: the label colour as background. Suggested: underlined text in the label colour."""
-    color = _color(scheme, edit_span.label)
+    color = entity_color(scheme, edit_span.label)
     if edit_span.suggested:
         return Style(color=color, underline=True)
     return Style(color="#111111", bgcolor=color)
 
 
 def tag_style(scheme, edit_span: EditSpan) -> Style:
-    color = _color(scheme, edit_span.label)
+    color = entity_color(scheme, edit_span.label)
     if edit_span.suggested:
         return Style(color=color, italic=True, dim=True)
     return Style(color=color, bold=True)
@@ -324,7 +326,7 @@ def _arcs(editor: SentenceEditor, token_rows: dict[int, tuple[int, int, int]], w
             rel = edit_relation.relation
             r = height - 1 - level
             lo, hi = min(head_x, child_x), max(head_x, child_x)
-            style = Style(color=_relation_color(scheme, rel.label), dim=edit_relation.suggested)
+            style = Style(color=relation_color(scheme, rel.label), dim=edit_relation.suggested)
             if rel == selected:
                 style += Style(bold=True, reverse=True, dim=False)
             for x in range(lo, hi + 1):

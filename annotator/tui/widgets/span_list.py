@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ...editing import SentenceEditor
-from .sentence_view import UNKNOWN_COLOR
+from .sentence_view import entity_color
 
 
 def fit(text: str, width: int) -> str:
@@ -60,8 +60,7 @@ class SpanList(Static):
             return
         lines: list[Content] = []
         for number, edit_span in enumerate(editor.spans, start=1):
-            entity = editor.scheme.entity(edit_span.label)
-            color = entity.color if entity is not None else UNKNOWN_COLOR
+            color = entity_color(editor.scheme, edit_span.label)
             marker = "▶" if under is not None and under.key == edit_span.key else " "
             suffix = "?" if edit_span.suggested else ""
             prefix = f"{marker}{number:>2} {edit_span.label} "

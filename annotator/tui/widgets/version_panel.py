@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from ...model import Relation, Span
 from ...review import VersionGroup
-from .sentence_view import UNKNOWN_COLOR
+from .sentence_view import entity_color, relation_color
 
 DIFF_MARK = "✱"
 """Marks a span or relation that not every accepting version has."""
@@ -28,16 +28,6 @@ RelationKey = tuple[tuple[int, int], tuple[int, int], str]
 
 def _clean(text: str) -> str:
     return text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
-
-
-def entity_color(scheme, label: str) -> str:
-    entity = scheme.entity(label)
-    return entity.color if entity is not None else UNKNOWN_COLOR
-
-
-def relation_color(scheme, label: str) -> str:
-    relation = scheme.relation(label)
-    return relation.color if relation is not None else UNKNOWN_COLOR
 
 
 def relation_key(relation: Relation, symmetric_labels: Collection[str] = ()) -> RelationKey:
