@@ -423,6 +423,12 @@ class ReviewScreen(Screen):
             self.say("nothing to review here" if self.queue is not None else "the review queue is still being built")
         return item
 
+    def _current_version(self, number: int) -> tuple[ReviewItem, VersionGroup] | None:
+        """The current item and its version ``number`` (1-based), or None (and the reason shown)."""
+        item = self._current()
+        group = self._group(item, number) if item is not None else None
+        return (item, group) if item is not None and group is not None else None
+
     def _group(self, item: ReviewItem, number: int) -> VersionGroup | None:
         if not 1 <= number <= len(item.groups):
             self.say(f"no version {number}: this sentence has {len(item.groups)} (1-{len(item.groups)})")
@@ -434,10 +440,7 @@ class ReviewScreen(Screen):
     ) -> str | None:
         """Store the reviewer's gold decision for the item (one transaction); a problem, or None."""
         try:
-            decision = store_gold(
-                self.context.store, item, reviewer=self.reviewer, answer=answer, spans=spans, relations=relations,
-                chosen=chosen, method=method, session=self.context.session, allow_overlaps=self.context.scheme.allow_overlaps,
-            )
+            decision = self._write_gold(item, answer, spans, relations, chosen, method)
         except AnnotatorError as exc:
             return exc.message
         assert self.queue is not None
@@ -445,6 +448,15 @@ class ReviewScreen(Screen):
         self.session_stack.append(GoldEntry((decision,)))
         self.session_count += 1
         return None
+
+    def _write_gold(
+        self, item: ReviewItem, answer: str, spans: Sequence[Span], relations: Sequence[Relation], chosen: VersionGroup | None, method: str
+    ) -> Decision:
+        """The reviewer's gold decision for the item, committed (:func:`annotator.gold.store_gold` with this context)."""
+        return store_gold(
+            self.context.store, item, reviewer=self.reviewer, answer=answer, spans=spans, relations=relations,
+            chosen=chosen, method=method, session=self.context.session, allow_overlaps=self.context.scheme.allow_overlaps,
+        )
 
     def _advance(self, done: str) -> None:
         """After a gold decision: the next item, or (at the end) the first one still without gold."""
@@ -493,6 +505,11 @@ class ReviewScreen(Screen):
 
     # -- actions -------------------------------------------------------------------------------
 
+    def _queue(self) -> ReviewQueue | None:
+        """Before an action on the queue: leave the "edit which version?" state; the queue, once built."""
+        self._disarm()
+        return self.queue
+
     def _disarm(self) -> bool:
         """Leave the "edit which version?" state; True when it was on."""
         was = self.pending_edit
@@ -507,12 +524,10 @@ class ReviewScreen(Screen):
         if self._disarm():
             self.start_edit(number)
             return
-        item = self._current()
-        if item is None:
+        chosen = self._current_version(number)
+        if chosen is None:
             return
-        group = self._group(item, number)
-        if group is None:
-            return
+        item, group = chosen
         problem = self.store_gold(item, group.answer, group.spans, group.relations, group, METHOD_CHOSEN)
         if problem:
             self.say(f"not stored: {problem} (e {number} edits a copy to fix it)")
@@ -548,12 +563,10 @@ class ReviewScreen(Screen):
 
     def start_edit(self, number: int) -> None:
         """Open the annotate screen on a copy of version ``number``; its accept stores gold."""
-        item = self._current()
-        if item is None:
+        chosen = self._current_version(number)
+        if chosen is None:
             return
-        group = self._group(item, number)
-        if group is None:
-            return
+        item, group = chosen
         sentence = self._load_sentence(item.sentence_id)
         first = item.sentence.versions.get(group.annotators[0])
         if group.answer == "accept" and first is not None:
@@ -617,8 +630,7 @@ class ReviewScreen(Screen):
         self.show(f"undone: back to sentence {self._load_sentence(sentence_id).position}, {state}{note}")
 
     def action_accept_agreed(self) -> None:
-        self._disarm()
-        queue = self.queue
+        queue = self._queue()
         if queue is None:
             return
         pending = queue.agreed_without_gold()
@@ -628,11 +640,7 @@ class ReviewScreen(Screen):
 
         def store_agreed(item: ReviewItem) -> Decision:
             group = item.groups[0]
-            return store_gold(
-                self.context.store, item, reviewer=self.reviewer, answer=group.answer, spans=group.spans,
-                relations=group.relations, chosen=group, method=METHOD_AGREED,
-                session=self.context.session, allow_overlaps=self.context.scheme.allow_overlaps,
-            )
+            return self._write_gold(item, group.answer, group.spans, group.relations, group, METHOD_AGREED)
 
         try:  # one refused before writing: the others go on
             stored, problems = self._in_one_transaction(pending, store_agreed)
@@ -648,8 +656,7 @@ class ReviewScreen(Screen):
         self.show(f"{count(len(stored), 'sentence')} where everyone agreed stored as gold (u undoes them together){note}")
 
     def action_toggle_agreed(self) -> None:
-        self._disarm()
-        queue = self.queue
+        queue = self._queue()
         if queue is None:
             return
         queue.set_include_agreed(not queue.include_agreed)
@@ -660,8 +667,7 @@ class ReviewScreen(Screen):
             self.show("showing the disagreements only (t shows the agreed sentences too)")
 
     def action_next(self) -> None:
-        self._disarm()
-        queue = self.queue
+        queue = self._queue()
         if queue is None:
             return
         if not queue.move(1):
@@ -671,8 +677,7 @@ class ReviewScreen(Screen):
         self.show()
 
     def action_prev(self) -> None:
-        self._disarm()
-        queue = self.queue
+        queue = self._queue()
         if queue is None:
             return
         if not queue.move(-1):
