@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .errors import InputError
+from .errors import AnnotatorError, InputError
 from .model import Relation, Span
 from .segment import Segmenter, content_hash, headline
 from .store import ImportCounts, Store
@@ -219,3 +219,136 @@ class ArticleImporter:
             if self.on_article:
                 self.on_article(1)
         return counts
+
+
+# -- a whole `annotator import`: plain and annotated files, suggestions, skip-invalid --------------
+
+
+@dataclass
+class ImportResult:
+    """What an import of several files did, for the summary line."""
+
+    counts: ImportCounts = field(default_factory=ImportCounts)
+    failed: list[str] = field(default_factory=list)
+    """The message of each file skipped with ``skip_invalid``."""
+    notice: str = ""
+    """What the pre-annotator has to say (e.g. the model it fell back to)."""
+
+
+@dataclass(frozen=True)
+class SuggestOptions:
+    """How plain articles get suggestions: ``model`` (None: labels.yaml's), or patterns only."""
+
+    model: str | None = None
+    use_model: bool = True
+    batch_size: int = 256
+    workers: int = 1
+
+
+def import_files(
+    store: Store,
+    dataset: str,
+    files: Sequence[Path],
+    scheme,
+    *,
+    overlap: str | int | None = None,
+    fmt: str | None = None,
+    skip_invalid: bool = False,
+    suggest: SuggestOptions | None = SuggestOptions(),
+    annotator: str | None = None,
+    add_labels: bool = False,
+    label_map: Sequence[str] = (),
+    snap: str | None = None,
+    on_file: Callable[[Path], None] | None = None,
+    on_file_done: Callable[[Path], None] | None = None,
+    on_skipped: Callable[[str], None] | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> ImportResult:
+    """Import files into ``dataset``: plain articles (with suggestions unless ``suggest`` is None)
+    and annotated files (``annotated_import``), each file one transaction.
+
+    A file's format is ``fmt`` or detected. With ``skip_invalid`` a file that fails is reported to
+    ``on_skipped`` and the others go on; without it the first error is raised. ``on_file`` and
+    ``on_file_done`` frame each file (for a progress bar); ``on_message`` gets what annotated
+    imports report. A new dataset is created by the first file's transaction (with ``overlap``,
+    default ``all``), so a failed import leaves none behind; an existing one gets ``overlap`` when given.
+    """
+    settings = {"overlap": overlap} if overlap is not None else {"overlap": "all"}
+    existing = store.find_dataset(dataset)
+    if existing is not None and overlap is not None and existing.settings.get("overlap") != overlap:
+        store.set_dataset_settings(dataset, {"overlap": overlap})
+
+    undetected: dict[Path, AnnotatorError] | None = {} if skip_invalid else None  # skipped in the loop
+    plain, annotated = split_by_format(files, fmt, undetected)
+    suggest_fn: SuggestFn | None = None
+    source = ""
+    result = ImportResult()
+    segmenter = None
+    if plain and suggest is not None:
+        from .preannotate import Preannotator, SentenceInput
+
+        pre = Preannotator(scheme, model=suggest.model, use_model=suggest.use_model, explicit=suggest.model is not None)
+        result.notice = pre.notice if suggest.use_model else ""
+        source = pre.source
+        # Patterns are matched on the Docs segmentation makes anyway (no second tokenization).
+        segmenter = Segmenter(patterns=pre.patterns)
+
+        def suggest_with_model(flat):
+            inputs = (SentenceInput(text, tokens, matches) for text, tokens, matches in flat)
+            return list(pre.suggest(inputs, batch_size=suggest.batch_size, n_process=suggest.workers))
+
+        suggest_fn = suggest_with_model
+
+    importer = ArticleImporter(store, dataset, segmenter=segmenter, suggest=suggest_fn, suggestion_source=source,
+                               dataset_settings=settings)
+    for path in files:
+        if on_file:
+            on_file(path)
+        try:
+            if undetected and path in undetected:
+                raise undetected[path]
+            if path in annotated:
+                from .annotated_import import import_annotated
+
+                counts = import_annotated(
+                    store, dataset, path, annotated[path], scheme,
+                    annotator=annotator, add_labels=add_labels, label_map=label_map, on_message=on_message,
+                    snap=snap, dataset_settings=settings,
+                )
+            else:
+                counts = importer.import_file(path)
+        except AnnotatorError as exc:
+            if not skip_invalid:
+                raise
+            result.failed.append(exc.message)
+            if on_skipped:
+                on_skipped(exc.message)
+        else:
+            result.counts.add(counts)
+        if on_file_done:
+            on_file_done(path)
+    return result
+
+
+def split_by_format(
+    files: Sequence[Path], fmt: str | None, undetected: dict[Path, AnnotatorError] | None = None
+) -> tuple[list[Path], dict[Path, str]]:
+    """Files of plain articles, and annotated files with their format (with ``undetected``: the
+    error of each file whose format cannot be told is kept there instead of raised)."""
+    from .formats import detect_format
+
+    plain: list[Path] = []
+    annotated: dict[Path, str] = {}
+    for path in files:
+        try:
+            kind = fmt or detect_format(path)
+        except AnnotatorError as exc:
+            if undetected is None:
+                raise
+            undetected[path] = exc
+            continue
+        if kind in ("text", None):
+            plain.append(path)
+        else:
+            annotated[path] = kind
+    return plain, annotated

@@ -301,7 +301,7 @@ def row_preannotate(ctx: Context) -> list[Line]:
         try:
             store.ensure_dataset("pre")
 
-            def suggest(flat):  # what `annotator import` does (commands.run_import)
+            def suggest(flat):  # what `annotator import` does (importer.import_files)
                 # items are (text, tokens) or, where the importer matches patterns while it segments,
                 # (text, tokens, pattern_matches): SentenceInput takes them in that order.
                 return list(pre.suggest((SentenceInput(*item) for item in flat), batch_size=256, n_process=workers))
@@ -652,15 +652,15 @@ def durable_save(ctx: Context) -> Line:
 
 
 def examples_for_export(store, dataset: str, annotator: str):
-    """The export path's Examples (``interop.collect_examples``), or the same built here."""
+    """The export path's Examples (``export.collect_examples``), or the same built here."""
     try:
-        from annotator.interop import ExportPlan, collect_examples
+        from annotator.export import ExportPlan, collect_examples
     except ImportError:
         collect_examples = None
     if collect_examples is not None:
         plan = ExportPlan(dataset=dataset, fmt="spacy", source=annotator, annotators=[annotator], gold=False,
                           answers=("accept",), out=WORK / "export")
-        return [example for example, _ in collect_examples(store, plan)], "interop.collect_examples"
+        return [example for example, _ in collect_examples(store, plan)], "export.collect_examples"
     from annotator.model import Example
 
     examples = []

@@ -558,7 +558,7 @@ def test_export_into_an_existing_empty_folder_force_and_partial_cleanup(tmp_path
     assert not stale.exists() and list((out / "brat").glob("*.ann")) and not (out / "brat.partial").exists()
     # an export that fails while writing leaves no .partial behind
     _cli_ok("export", "demo", "--format", "jsonl", "--db", str(db), "--out", str(out))
-    from annotator.interop import ExportPlan, run_export
+    from annotator.export import ExportPlan, run_export
     from annotator.labels import load_scheme
 
     plan = ExportPlan("demo", "jsonl", "gold", [], True, ("accept",), out)

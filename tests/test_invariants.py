@@ -158,7 +158,7 @@ def apply_op(store, db: Path, work: Path, op, scheme) -> None:
     elif kind == "roundtrip":
         reimport_own_export(store, db, work, op[1], scheme)
     elif kind == "auto_review":
-        from annotator.commands import run_auto_review
+        from annotator.cli import run_auto_review
 
         run_auto_review(dataset=DATASET, db=db, reviewer=op[1], method="majority")
     elif kind == "merge":
@@ -183,7 +183,7 @@ def apply_op(store, db: Path, work: Path, op, scheme) -> None:
 def import_prodigy(store, work: Path, who: str, sentence, answer: str, picks, where: str, scheme) -> None:
     """One Prodigy record for a stored sentence: with our export's meta (matched to the sentence)
     or bare (a one-sentence article of its own); a reviewer's record carries ``meta.gold``."""
-    from annotator.interop import import_annotated
+    from annotator.annotated_import import import_annotated
 
     spans, _ = build_spans(sentence, picks, False)
     meta: dict = {}
@@ -214,7 +214,7 @@ def import_prodigy(store, work: Path, who: str, sentence, answer: str, picks, wh
 
 def import_brat(store, work: Path, who: str, sentence, picks, relate: bool, scheme) -> None:
     """A brat document of the sentence's whole article with spans (and maybe a relation) in that sentence."""
-    from annotator.interop import import_annotated
+    from annotator.annotated_import import import_annotated
 
     spans, relations = build_spans(sentence, picks, relate)
     text = store.article(sentence.article_id).text
@@ -236,7 +236,7 @@ def import_brat(store, work: Path, who: str, sentence, picks, relate: bool, sche
 def reimport_own_export(store, db: Path, work: Path, source: str, scheme) -> None:
     """Export ``source`` as Prodigy JSONL (every answer) and import the file back into the dataset:
     the records find their sentences by the export's meta, and the decisions stay what they were."""
-    from annotator.interop import import_annotated
+    from annotator.annotated_import import import_annotated
 
     gold = source == "gold"
     before = {k: v for k, v in decided(latest_rows(db)).items()}

@@ -466,7 +466,7 @@ def test_imports_stay_light():
     """The queue state needs neither Textual nor spaCy; the review app never loads spaCy."""
     code = (
         "import sys, annotator.tui.review_state; assert 'textual' not in sys.modules and 'spacy' not in sys.modules; "
-        "import annotator.tui.review_app, annotator.tui.screens.review, annotator.interop; assert 'spacy' not in sys.modules"
+        "import annotator.tui.review_app, annotator.tui.screens.review, annotator.annotated_import, annotator.export; assert 'spacy' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 

@@ -39,7 +39,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from annotator.importer import ArticleImporter, ArticleInput
-from annotator.interop import ExportPlan, choose_source, import_annotated, run_export
+from annotator.annotated_import import import_annotated
+from annotator.export import ExportPlan, choose_source, run_export
 from annotator.labels import load_scheme
 from annotator.model import Relation, Span
 from annotator.store import Store

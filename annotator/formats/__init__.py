@@ -10,6 +10,10 @@ conll     :mod:`.conll`              ``read_conll``, ``write_conll``
 spacy     :mod:`.docbin`             ``read_docbin``, ``write_docbin``
 ========  =========================  ===================================================
 
+:func:`writer_for` gives every format's writer with one signature, ``write(examples, path,
+options)``: :class:`WriteOptions` carries what only some formats use (the spans key and relation
+labels of a DocBin, the CoNLL tag scheme, brat's entity names and relation constraints).
+
 Part of the headless core: nothing here imports Textual, and spaCy is imported only inside the
 functions that need it. The names above are importable from this package; the modules are loaded
 on first use (PEP 562 ``__getattr__``) so ``import annotator.formats`` stays cheap.
@@ -19,10 +23,14 @@ from __future__ import annotations
 
 import importlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from annotator.errors import InputError
+
+if TYPE_CHECKING:
+    from annotator.model import Example
 
 FORMAT_NAMES = ("prodigy", "jsonl", "doccano", "brat", "conll", "spacy")
 """Formats the importer and exporter accept (``jsonl`` is written like ``prodigy``)."""
@@ -51,9 +59,8 @@ _EXPORTS = {
     "assign_token_indices": "align",
 }
 _READERS = {"prodigy": "read_prodigy", "jsonl": "read_prodigy", "doccano": "read_doccano", "brat": "read_brat", "conll": "read_conll", "spacy": "read_docbin"}
-_WRITERS = {"prodigy": "write_prodigy", "jsonl": "write_prodigy", "doccano": "write_doccano", "brat": "write_brat", "conll": "write_conll", "spacy": "write_docbin"}
 
-__all__ = ["FORMAT_NAMES", "detect_format", "reader_for", "writer_for", *_EXPORTS]
+__all__ = ["FORMAT_NAMES", "WriteOptions", "Writer", "detect_format", "reader_for", "writer_for", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -70,9 +77,68 @@ def reader_for(format_name: str) -> Callable[..., Any]:
     return __getattr__(_READERS[format_name])
 
 
-def writer_for(format_name: str) -> Callable[..., Any]:
-    """The ``write_*`` function of a format name from :data:`FORMAT_NAMES`."""
-    return __getattr__(_WRITERS[format_name])
+@dataclass(frozen=True)
+class WriteOptions:
+    """What some writers need beyond the examples; each writer reads only its own fields."""
+
+    spans_key: str = "sc"
+    """spacy: the ``doc.spans`` key that holds every span."""
+    relation_labels: Sequence[str] | None = None
+    """spacy: the full relation label set every entity pair is scored on (default: the labels used)."""
+    conll_scheme: str = "iob2"
+    """conll: ``iob2`` or ``biluo`` tags."""
+    entity_names: Sequence[str] = ()
+    """brat: entity labels declared in ``annotation.conf`` (besides those used)."""
+    relation_constraints: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
+    """brat: relation name -> (head labels, child labels) for ``annotation.conf``."""
+
+
+Writer = Callable[["Iterable[Example]", Path, WriteOptions], list[str]]
+"""``write(examples, path, options)``: writes the file (a folder for brat), returns problems."""
+
+_DEFAULT_OPTIONS = WriteOptions()
+
+
+def _function(name: str) -> Callable[..., Any]:
+    """A ``write_*`` function as this package exposes it now (loaded on first use)."""
+    return globals().get(name) or __getattr__(name)
+
+
+def _write_prodigy(examples: Iterable[Example], path: Path, options: WriteOptions = _DEFAULT_OPTIONS) -> list[str]:
+    return _function("write_prodigy")(examples, path)
+
+
+def _write_doccano(examples: Iterable[Example], path: Path, options: WriteOptions = _DEFAULT_OPTIONS) -> list[str]:
+    return _function("write_doccano")(examples, path)
+
+
+def _write_conll(examples: Iterable[Example], path: Path, options: WriteOptions = _DEFAULT_OPTIONS) -> list[str]:
+    return _function("write_conll")(examples, path, scheme=options.conll_scheme)
+
+
+def _write_docbin(examples: Iterable[Example], path: Path, options: WriteOptions = _DEFAULT_OPTIONS) -> list[str]:
+    relation_labels = list(options.relation_labels) if options.relation_labels is not None else None
+    return _function("write_docbin")(examples, path, spans_key=options.spans_key, relation_labels=relation_labels)
+
+
+def _write_brat(documents: Iterable[Example], path: Path, options: WriteOptions = _DEFAULT_OPTIONS) -> list[str]:
+    return _function("write_brat")(documents, path, options.entity_names, options.relation_constraints)
+
+
+_WRITERS: dict[str, Writer] = {
+    "prodigy": _write_prodigy,
+    "jsonl": _write_prodigy,
+    "doccano": _write_doccano,
+    "brat": _write_brat,
+    "conll": _write_conll,
+    "spacy": _write_docbin,
+}
+
+
+def writer_for(format_name: str) -> Writer:
+    """The writer of a format name from :data:`FORMAT_NAMES`: ``write(examples, path, options)``
+    with ``options`` optional (:class:`WriteOptions` defaults are each writer's own defaults)."""
+    return _WRITERS[format_name]
 
 
 def detect_format(path: str | Path) -> str:

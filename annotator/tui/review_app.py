@@ -96,15 +96,13 @@ class ReviewApp(PromptKeys, App[None]):
 def run_review(*, dataset: str, reviewer: str, db: str | Path | None = None, labels: str | Path | None = None) -> None:
     """Check the dataset, load the scheme (plus the dataset's extra labels) and run the review app."""
     from ..errors import DatasetError
-    from ..interop import scheme_for_dataset
     from ..labels import find_scheme
     from ..store import default_db_path
 
     scheme = find_scheme(labels)
     path = Path(db) if db is not None else default_db_path()
     with Store(path, create=False) as store:
-        store.dataset(dataset)  # DatasetError naming the datasets there are
-        scheme = scheme_for_dataset(scheme, store, dataset)
+        scheme = scheme.for_dataset(store.dataset(dataset).settings)  # DatasetError naming the datasets there are
         if store.sentence_count(dataset) == 0:
             raise DatasetError(f"dataset {dataset!r} has no sentences yet (import some articles first)")
         annotators = store.annotators(dataset)

@@ -1,7 +1,7 @@
-"""Annotated data in and out: ``annotator import`` of Prodigy/doccano/brat/CoNLL/DocBin files, and
-``annotator export``. The formats themselves live in ``annotator.formats``; this module maps
-their format-neutral ``Example`` records to articles, sentences and decisions in the store and
-back.
+"""Importing annotated data: Prodigy, doccano, brat, CoNLL and DocBin files become articles,
+sentences and decisions in the store (``annotator import`` of annotated files). The formats
+themselves live in ``annotator.formats``; this module maps their format-neutral ``Example``
+records to the store. Exporting is ``annotator.export``.
 
 Import shapes:
 
@@ -13,34 +13,30 @@ Import shapes:
   (joined by blank lines), tokens as given.
 
 Each file is one transaction. Decisions get a uid derived from their content, so importing the
-same file again adds nothing.
+same file again adds nothing. What an import has to say (a brat report, snapped spans) goes to
+``on_message``, one line at a time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
 import time
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field, replace
+from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .errors import AnnotatorError, DatasetError, ExportError, InputError
-from .model import Example, Relation, Sentence, Span, Token, overlapping_pairs, span_problem
+from .errors import AnnotatorError, DatasetError, InputError
+from .model import Example, Relation, Sentence, Span, Token, overlapping_pairs
 from .segment import content_hash
 from .store import ImportCounts, Store
+from .wording import plural
 
 DEFAULT_IMPORT_ANNOTATOR = "imported"
 
-
-def plural(n: int, singular: str, plural_form: str | None = None) -> str:
-    """``1 article``, ``2 articles``."""
-    return f"{n} {singular if n == 1 else (plural_form or singular + 's')}"
-
-
-# -- import ----------------------------------------------------------------------------------------
+MessageFn = Callable[[str], None]
+"""Receives one line of what an import reports (the CLI prints it on stderr)."""
 
 
 def parse_label_map(items: Sequence[str]) -> dict[str, str]:
@@ -54,30 +50,22 @@ def parse_label_map(items: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
-def scheme_for_dataset(scheme, store: Store, dataset: str):
-    """The label scheme extended by the labels a dataset accepted with ``import --add-labels``."""
+def _dataset_settings(store: Store, dataset: str) -> dict[str, Any]:
+    """The dataset's settings, or none when it does not exist yet (it is created by the import)."""
     info = store.find_dataset(dataset)
-    if info is None:
-        return scheme
-    extra_entities = info.settings.get("extra_entities") or []
-    extra_relations = info.settings.get("extra_relations") or []
-    if extra_entities:
-        scheme = scheme.with_extra_entities(extra_entities)
-    if extra_relations:
-        scheme = scheme.with_extra_relations(extra_relations)
-    return scheme
+    return info.settings if info is not None else {}
 
 
-def _read_examples(path: Path, fmt: str, console=None) -> list[Example]:
+def _read_examples(path: Path, fmt: str, on_message: MessageFn | None = None) -> list[Example]:
     from . import formats
 
     if fmt == "brat":
         report = formats.BratReport()
         examples = list(formats.read_brat(path, report=report))
-        if report.counts and console is not None:
-            console.print(f"{path}: {report.summary()}")
+        if report.counts and on_message is not None:
+            on_message(f"{path}: {report.summary()}")
             for message in report.messages[:20]:
-                console.print(f"  {message}")
+                on_message(f"  {message}")
         return examples
     if fmt not in formats.FORMAT_NAMES:
         raise InputError(f"unknown format {fmt!r} (known: text, {', '.join(formats.FORMAT_NAMES)})", path)
@@ -106,7 +94,7 @@ def _where(path: Path, example: Example) -> tuple[Path, int | None]:
     return Path(path), example.line
 
 
-def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, console=None) -> None:
+def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, on_message: MessageFn | None = None) -> None:
     """Refuse (``mode`` None) or snap (``expand``/``contract``) spans that cut a word, for examples
     whose format carries no tokens (their spans define the tokens, so a cut would be stored as is).
     Relations follow their snapped spans; a span contracted to nothing is dropped with them."""
@@ -150,15 +138,13 @@ def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, co
                 continue
             relations.append(Relation(head, child, relation.label))
         example.relations = relations
-    if changes and console is not None:
-        from rich.text import Text
-
+    if changes and on_message is not None:
         n = sum(1 for c in changes if not c.split(": ", 1)[1].startswith("relation "))
-        console.print(Text(f"{path}: snapped {plural(n, 'span')} that cut a word (--snap {mode})"))
+        on_message(f"{path}: snapped {plural(n, 'span')} that cut a word (--snap {mode})")
         for change in changes[:5]:
-            console.print(Text(f"  {change}"))
+            on_message(f"  {change}")
         if len(changes) > 5:
-            console.print(Text(f"  … and {len(changes) - 5} more"))
+            on_message(f"  … and {len(changes) - 5} more")
 
 
 def import_annotated(
@@ -171,25 +157,25 @@ def import_annotated(
     annotator: str | None = None,
     add_labels: bool = False,
     label_map: Sequence[str] = (),
-    console=None,
+    on_message: MessageFn | None = None,
     snap: str | None = None,
     dataset_settings: dict[str, Any] | None = None,
 ) -> ImportCounts:
     """Import one annotated file (or brat folder) as decisions, all or nothing.
 
     Spans that cut a word are refused, or snapped with ``snap`` (``expand``/``contract``) and
-    reported on ``console``. A new dataset is created in the same transaction as the data.
+    reported to ``on_message``. A new dataset is created in the same transaction as the data.
     """
-    examples = _read_examples(path, fmt, console)
+    examples = _read_examples(path, fmt, on_message)
     if not examples:
         raise InputError("no records to import (empty file)", path)
-    _snap_examples(examples, path, snap, console)
+    _snap_examples(examples, path, snap, on_message)
     for example in examples:
         _provenance(example)
     mapping = parse_label_map(label_map)
     for example in _flatten(examples):
         _relabel(example, mapping)
-    scheme = scheme_for_dataset(scheme, store, dataset)
+    scheme = scheme.for_dataset(_dataset_settings(store, dataset))
     entity_labels = {s.label for e in _flatten(examples) for s in e.spans}
     relation_labels = {r.label for e in _flatten(examples) for r in e.relations}
     unknown_entities = sorted(entity_labels - set(scheme.entity_names))
@@ -217,7 +203,7 @@ def import_annotated(
                     "extra_relations": sorted(set(info.settings.get("extra_relations", [])) | set(unknown_relations)),
                 },
             )
-            scheme = scheme_for_dataset(scheme, store, dataset)
+            scheme = scheme.for_dataset(store.dataset(dataset).settings)
         if fmt == "brat":
             for example in examples:
                 counts.add(_import_document(store, dataset, path, example, scheme, annotator))
@@ -538,329 +524,3 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
         )
         added += stored is not None
     return added
-
-
-# -- export ----------------------------------------------------------------------------------------
-
-EXPORT_FORMATS = ("spacy", "jsonl", "prodigy", "doccano", "brat", "conll")
-
-
-@dataclass
-class ExportPlan:
-    """What an export will read and where it will write."""
-
-    dataset: str
-    fmt: str
-    source: str
-    annotators: list[str]
-    gold: bool
-    answers: tuple[str, ...]
-    out: Path
-    split: float | None = None
-    seed: int = 0
-
-
-@dataclass
-class ExportSummary:
-    files: list[Path] = field(default_factory=list)
-    examples: int = 0
-    train: int = 0
-    dev: int = 0
-    problems: list[str] = field(default_factory=list)
-    problem_counts: Counter = field(default_factory=Counter)
-    command: str = ""
-
-
-def choose_source(store: Store, dataset: str, source: str | None) -> tuple[str, list[str], bool]:
-    """``(source, annotators, gold)`` from ``--source`` (default: gold, else the single annotator)."""
-    annotators = store.annotators(dataset)
-    has_gold = store.has_gold(dataset)
-    if source is None:
-        if has_gold:
-            return "gold", [], True
-        if len(annotators) == 1:
-            return annotators[0], annotators, False
-        if not annotators:
-            raise ExportError(f"dataset {dataset!r} has no decisions yet: annotate first")
-        raise ExportError(
-            f"dataset {dataset!r} has several annotators ({', '.join(annotators)}): choose with --source NAME, "
-            "--source all or --source gold (after review)"
-        )
-    if source == "gold":
-        if not has_gold:
-            raise ExportError(f"dataset {dataset!r} has no gold decisions yet (run `annotator review`)")
-        return "gold", [], True
-    if source == "all":
-        return "all", annotators, False
-    if source not in annotators:
-        raise ExportError(f"no decisions by {source!r} in dataset {dataset!r} (annotators: {', '.join(annotators) or 'none'})")
-    return source, [source], False
-
-
-_OUR_META = {"article_id", "article_hash", "title", "sentence_index", "position", "kicker", "format", "document", "name",
-             "annotator", "gold", "decided"}
-
-
-def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[tuple[Example, Sentence]]:
-    """Examples (sentence-level) of the chosen decisions, in position order."""
-    titles: dict[int, str] = {}
-    hashes: dict[int, str] = {}
-    article_meta: dict[int, dict[str, Any]] = {}
-    for sentence, decision in store.current_decisions(plan.dataset, plan.annotators or None, gold=plan.gold):
-        if on_item:
-            on_item()
-        if decision.answer not in plan.answers:
-            continue
-        if sentence.article_id not in titles:
-            article = store.article(sentence.article_id)  # type: ignore[arg-type]
-            titles[sentence.article_id] = article.title
-            hashes[sentence.article_id] = article.content_hash
-            article_meta[sentence.article_id] = {k: v for k, v in article.meta.items() if k not in _OUR_META}
-        meta: dict[str, Any] = {
-            **article_meta[sentence.article_id],
-            "article_id": sentence.article_id,
-            "article_hash": hashes[sentence.article_id],
-            "title": titles[sentence.article_id],
-            "sentence_index": sentence.index,
-            "position": sentence.position,
-            "annotator": decision.annotator,
-        }
-        if decision.gold:
-            meta["gold"] = True
-        if decision.meta.get("_prodigy"):
-            meta["_prodigy"] = decision.meta["_prodigy"]
-        example = Example(
-            text=sentence.text,
-            tokens=list(sentence.tokens),
-            spans=list(decision.spans),
-            relations=list(decision.relations),
-            answer=decision.answer,
-            annotator=decision.annotator,
-            session=decision.session or decision.annotator,
-            timestamp=decision.created_at,
-            meta=meta,
-            gold=decision.gold,
-        )
-        yield example, sentence
-
-
-def split_articles(article_ids: Iterable[int], fraction: float, seed: int) -> set[int]:
-    """Article ids that go to dev: a deterministic shuffle, ``round(n * fraction)`` of them (≥ 1)."""
-    ids = sorted(set(article_ids))
-    if fraction <= 0 or len(ids) < 2:
-        return set()
-    rng = random.Random(seed)
-    rng.shuffle(ids)
-    n_dev = min(len(ids) - 1, max(1, round(len(ids) * fraction)))
-    return set(ids[:n_dev])
-
-
-def check_examples(examples: Sequence[Example], scheme, *, needs_ents: bool) -> tuple[Counter, list[str]]:
-    """Problems an export would otherwise hide: counted per kind and listed."""
-    counts: Counter = Counter()
-    problems: list[str] = []
-    label_counts: Counter = Counter()
-
-    def note(kind: str, message: str) -> None:
-        counts[kind] += 1
-        if len(problems) < 200:
-            problems.append(message)
-
-    for example in examples:
-        where = f"sentence {example.meta.get('position', '?')}"
-        tokens = example.tokens or []
-        keys = {s.key for s in example.spans}
-        for span in example.spans:
-            label_counts[span.label] += 1
-            problem = span_problem(span, example.text, tokens)
-            if problem:
-                note("off token boundaries", f"{where}: {problem}")
-            piece = example.text[span.start : span.end]
-            if piece.strip() == "":
-                note("whitespace span", f"{where}: span {span.start}-{span.end} {span.label} is only whitespace")
-            elif piece != piece.strip():
-                note("span starts/ends with whitespace", f"{where}: span {span.start}-{span.end} {span.label} {piece!r}")
-        if needs_ents:
-            for a, b in overlapping_pairs(example.spans):
-                note("overlapping spans (not in doc.ents)", f"{where}: {a.label} {a.start}-{a.end} overlaps {b.label} {b.start}-{b.end}")
-        for relation in example.relations:
-            if relation.head not in keys or relation.child not in keys:
-                note("relation to a missing span", f"{where}: relation {relation.label} names a missing span")
-    for label, n in sorted(label_counts.items()):
-        if n < 10:
-            note("label with fewer than 10 examples", f"label {label} has only {plural(n, 'example')}")
-    return counts, problems
-
-
-def run_export(
-    store: Store,
-    scheme,
-    plan: ExportPlan,
-    *,
-    force: bool = False,
-    strict: bool = False,
-    spans_key: str = "sc",
-    conll_scheme: str = "iob2",
-    progress=None,
-) -> ExportSummary:
-    """Write the export described by ``plan``; refuses to overwrite without ``force``."""
-    from . import formats
-
-    summary = ExportSummary()
-    examples_with_sentences = list(collect_examples(store, plan, on_item=progress))
-    examples = [e for e, _ in examples_with_sentences]
-    summary.examples = len(examples)
-    if not examples:
-        raise ExportError(
-            f"nothing to export: no {'/'.join(plan.answers)} decisions from {plan.source} in dataset {plan.dataset!r}"
-        )
-    counts, problems = check_examples(examples, scheme, needs_ents=plan.fmt == "spacy")
-    unannotated = store.sentence_count(plan.dataset) - len({s.id for _, s in examples_with_sentences})
-    if unannotated > 0:
-        counts["sentences annotated by nobody (not exported)"] += unannotated
-    summary.problem_counts = counts
-    summary.problems = problems
-    if strict and counts:
-        raise ExportError(
-            "problems found (--strict): " + "; ".join(f"{kind}: {n}" for kind, n in sorted(counts.items())), plan.out
-        )
-    if plan.split:
-        n_articles = len({e.meta["article_id"] for e in examples})
-        if n_articles < 2:
-            raise ExportError(
-                f"--split {plan.split} needs accepted sentences from at least 2 articles (train and dev never share an "
-                f"article), but dataset {plan.dataset!r} has them from {plural(n_articles, 'article')}; "
-                "export without --split, or annotate another article"
-            )
-    dev_articles = split_articles((e.meta["article_id"] for e in examples), plan.split or 0.0, plan.seed)
-    train = [e for e in examples if e.meta["article_id"] not in dev_articles]
-    dev = [e for e in examples if e.meta["article_id"] in dev_articles]
-    summary.train, summary.dev = len(train), len(dev)
-    parts: list[tuple[str, list[Example]]] = [("train", train), ("dev", dev)] if plan.split else [(plan.dataset, examples)]
-    out = plan.out
-    relation_labels = list(scheme.relation_names) + sorted({r.label for e in examples for r in e.relations} - set(scheme.relation_names))
-    targets: list[tuple[Path, Any]] = []
-    if plan.fmt == "spacy":
-        for name, items in parts:
-            targets.append((out / f"{name}.spacy", lambda p, items=items: formats.write_docbin(items, p, spans_key=spans_key, relation_labels=relation_labels)))
-        targets.append((out / "config.cfg", lambda p: _write_config(p, [s for s in scheme.entity_names])))
-    elif plan.fmt in ("jsonl", "prodigy"):
-        for name, items in parts:
-            targets.append((out / f"{name}.jsonl", lambda p, items=items: formats.write_prodigy(items, p)))
-    elif plan.fmt == "conll":
-        for name, items in parts:
-            targets.append((out / f"{name}.conll", lambda p, items=items: formats.write_conll(items, p, scheme=conll_scheme)))
-    elif plan.fmt == "doccano":
-        for name, items in parts:
-            by_annotator: dict[str, list[Example]] = defaultdict(list)
-            for e in items:
-                by_annotator["gold" if plan.gold else (e.annotator or "unknown")].append(e)
-            for who, group in sorted(by_annotator.items()):
-                from .formats.brat import safe_name
-
-                stem = safe_name(who, 0) if not plan.split else f"{name}-{safe_name(who, 0)}"
-                targets.append((out / f"{stem}.jsonl", lambda p, group=group: formats.write_doccano(group, p)))
-    elif plan.fmt == "brat":
-        several = sorted({e.annotator or "" for e in examples}) if not plan.gold else []
-        if len(several) > 1:
-            raise ExportError(
-                f"brat holds one version of each document, but these decisions are by {', '.join(several)}: "
-                "export one annotator (--source NAME) or gold (--source gold)"
-            )
-        for name, items in parts:
-            folder = out / ("brat" if not plan.split else f"brat-{name}")
-            documents = _brat_documents(store, items, plan)
-            entity_names = list(scheme.entity_names)
-            relation_constraints = {
-                r.name: (tuple(r.head) if "*" not in r.head else tuple(scheme.entity_names), tuple(r.child) if "*" not in r.child else tuple(scheme.entity_names))
-                for r in scheme.relations
-            }
-            targets.append((folder, lambda p, documents=documents, entity_names=entity_names, rc=relation_constraints: formats.write_brat(documents, p, entity_names, rc)))
-    else:
-        raise ExportError(f"unknown format {plan.fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
-    existing = [p for p, _ in targets if p.exists() and (p.is_file() or any(p.iterdir()))]
-    if existing and not force:
-        raise ExportError("exists already; pass --force to overwrite", existing[0])
-    out.mkdir(parents=True, exist_ok=True)
-    for target, write in targets:
-        tmp = target.with_name(target.name + ".partial")
-        _remove(tmp)
-        try:
-            more = write(tmp)
-            if more:
-                summary.problems.extend(more)
-                summary.problem_counts["written with a problem"] += len(more)
-            if target.is_dir():
-                # an empty folder, or (checked above) --force: the new folder takes its place
-                _remove(target)
-            tmp.replace(target)
-        except BaseException:
-            _remove(tmp)
-            raise
-        summary.files.append(target)
-    if plan.fmt == "spacy":
-        model = Path("models") / plan.dataset
-        if plan.split:
-            summary.command = (
-                f"python -m spacy train {out / 'config.cfg'} --paths.train {out / 'train.spacy'} --paths.dev {out / 'dev.spacy'} "
-                f"--output {model}"
-            )
-        else:
-            summary.command = (
-                f"python -m spacy train {out / 'config.cfg'} --paths.train {out / (plan.dataset + '.spacy')} "
-                f"--paths.dev {out / (plan.dataset + '.spacy')} --output {model}  (use --split 0.2 for a real dev set)"
-            )
-    return summary
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or folder if it is there."""
-    import shutil
-
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _brat_documents(store: Store, examples: Sequence[Example], plan: ExportPlan) -> list[Example]:
-    """Article-level Examples (article text, spans and relations shifted by sentence offsets)."""
-    by_article: dict[int, list[Example]] = defaultdict(list)
-    for e in examples:
-        by_article[e.meta["article_id"]].append(e)
-    documents = []
-    for article_id, items in by_article.items():
-        article = store.article(article_id)
-        sentences = {s.index: s for s in store.article_sentences(article_id)}
-        spans: list[Span] = []
-        relations: list[Relation] = []
-        for e in items:
-            base = sentences[e.meta["sentence_index"]].start
-            spans.extend(replace(s, start=s.start + base, end=s.end + base, token_start=-1, token_end=-1) for s in e.spans)
-            relations.extend(
-                Relation((r.head[0] + base, r.head[1] + base), (r.child[0] + base, r.child[1] + base), r.label) for r in e.relations
-            )
-        spans.sort(key=lambda s: (s.start, s.end, s.label))
-        name = article.meta.get("name") or article.title or f"article-{article_id}"
-        meta: dict[str, Any] = {
-            "name": name,
-            "article_id": article_id,
-            # the sentences that were decided (the sidecar file says so; brat itself cannot)
-            "decided": sorted([sentences[e.meta["sentence_index"]].start, sentences[e.meta["sentence_index"]].end] for e in items),
-        }
-        who = {e.annotator for e in items}
-        if len(who) == 1:
-            meta["annotator"] = who.pop()
-        if plan.gold:
-            meta["gold"] = True
-        documents.append(Example(text=article.text, spans=spans, relations=sorted(set(relations)), meta=meta))
-    return documents
-
-
-def _write_config(path: Path, labels: Sequence[str]) -> list[str]:
-    """A ready NER training config (spaCy's own ``init config``), with train/dev paths to fill in."""
-    from spacy.cli.init_config import init_config  # deferred: only the spacy export writes a config
-
-    config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False, pretraining=False, silent=True)
-    config.to_disk(path)
-    return []

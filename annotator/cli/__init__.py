@@ -1,4 +1,6 @@
-"""The ``annotator`` command line (Typer + Rich).
+"""The ``annotator`` command line (Typer + Rich): each command parses its arguments, calls the
+core module that owns the work (``importer``, ``export``, ``gold``, ``agreement``, ``store``) and
+renders the result through :mod:`annotator.cli.render`.
 
 Each command imports what it needs inside its function: ``annotator --help``, ``datasets`` and
 ``stats`` load neither spaCy (~0.6 s) nor Textual (~0.2 s). Every ``AnnotatorError`` becomes one
@@ -13,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import AnnotatorError, DatasetError
+from ..errors import AnnotatorError, DatasetError
 
 app = typer.Typer(
     name="annotator",
@@ -33,22 +35,26 @@ def _err(message: str) -> None:
 
 
 def _store(db: Optional[Path], *, create: bool = False, readonly: bool = False):
-    from .store import Store, default_db_path
+    from ..store import Store, default_db_path
 
     return Store(db or default_db_path(), create=create, readonly=readonly)
 
 
 def _scheme(labels: Optional[Path]):
-    from .labels import find_scheme
+    from ..labels import find_scheme
 
     return find_scheme(labels)
 
 
-def _console(stderr: bool = False):
-    """A Rich console that never reads user text as markup or emoji codes (styles go through ``Text``)."""
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+def parse_overlap(value: str | None) -> str | int | None:
+    """``all`` or a positive number of annotators per sentence."""
+    if value is None:
+        return None
+    if value == "all":
+        return "all"
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise DatasetError(f"--overlap must be 'all' or a positive number, not {value!r}")
 
 
 def validate_name(kind: str, name: str) -> str:
@@ -80,46 +86,41 @@ def import_command(
     snap: Optional[str] = typer.Option(None, "--snap", help="Spans that cut a word: 'expand' or 'contract' them to whole tokens (reported) [default: refuse]."),
 ) -> None:
     """Import articles (with spaCy suggestions) or annotated data into DATASET."""
-    from . import commands
+    from rich.text import Text
 
-    commands.run_import(
-        dataset=validate_name("dataset", dataset),
-        paths=paths,
-        model=model,
-        no_model=no_model,
-        no_suggest=no_suggest,
-        labels=labels,
-        db=db,
-        skip_invalid=skip_invalid,
-        workers=workers,
-        batch_size=batch_size,
-        fmt=fmt,
-        annotator=validate_name("annotator", annotator) if annotator else None,
-        overlap=overlap,
-        add_labels=add_labels,
-        label_map=label_map,
-        snap=snap,
-    )
+    from ..importer import SuggestOptions, expand_paths, import_files
+    from . import render
+
+    validate_name("dataset", dataset)
+    annotator = validate_name("annotator", annotator) if annotator else None
+    scheme = _scheme(labels)
+    overlap_value = parse_overlap(overlap)
+    files = expand_paths(paths)
+    err = render.console(stderr=True)
+    with _store(db, create=True) as store, render.import_progress(err) as progress:
+        task = progress.add_task("importing", total=len(files))
+        result = import_files(
+            store, dataset, files, scheme,
+            overlap=overlap_value, fmt=fmt, skip_invalid=skip_invalid,
+            suggest=None if no_suggest else SuggestOptions(model, not no_model, batch_size, workers),
+            annotator=annotator, add_labels=add_labels, label_map=label_map, snap=snap,
+            on_file=lambda path: progress.update(task, description=f"importing {path.name}"),
+            on_file_done=lambda path: progress.advance(task),
+            on_skipped=lambda message: render.skipped(err, message),
+            on_message=lambda line: err.print(Text(line)),
+        )
+    if result.notice:
+        err.print(result.notice)
+    render.import_summary(dataset, result)
 
 
 @app.command("datasets")
 def datasets_command(db: Optional[Path] = DbOption) -> None:
     """List the datasets with their sizes, annotators and reviewers (who wrote gold)."""
-    from rich.table import Table
+    from . import render
 
     with _store(db, readonly=True) as store:
-        table = Table("dataset", "articles", "sentences", "annotators", "reviewers (gold)", "settings", box=None)
-        for info in store.datasets():
-            stats = store.stats(info.name)
-            table.add_row(
-                info.name,
-                str(stats["articles"]),
-                str(stats["sentences"]),
-                ", ".join(store.annotators(info.name)) or "-",
-                ", ".join(store.reviewers(info.name)) or "-",
-                ", ".join(f"{k}={v}" for k, v in info.settings.items()) or "-",
-            )
-        _console().print(table)
+        render.datasets_table(store)
 
 
 @app.command("stats")
@@ -132,54 +133,14 @@ def stats_command(
     per annotator and for gold separately."""
     import json
 
-    from rich.text import Text
-
-    from .commands import plural
+    from . import render
 
     with _store(db, readonly=True) as store:
         stats = store.stats(dataset)
     if as_json:
         sys.stdout.write(json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
         return
-    from rich.table import Table
-
-    console = _console()
-    console.print(Text.assemble(
-        (dataset, "bold"),
-        f": {plural(stats['articles'], 'article')}, {plural(stats['sentences'], 'sentence')} "
-        f"({stats['sentences_with_suggestions']} with suggestions), {plural(stats['history_rows'], 'history row')}",
-    ))
-    if stats["suggestions_per_label"]:
-        table = Table("label", "count", title="suggestions per label", title_justify="left", box=None)
-        for label, n in stats["suggestions_per_label"].items():
-            table.add_row(str(label), str(n))
-        console.print(table)
-    annotators = list(stats["decisions_per_annotator"])
-    has_gold = bool(stats["gold_decisions_per_reviewer"])
-    columns = annotators + (["gold"] if has_gold else [])
-    for title, what in (("accepted spans per label", "spans"), ("accepted relations per label", "relations")):
-        per_annotator = stats[f"{what}_per_label_per_annotator"]
-        gold = stats[f"gold_{what}_per_label"]
-        labels = sorted({label for counts in per_annotator.values() for label in counts} | set(gold))
-        if not labels:
-            continue
-        table = Table("label", *columns, title=title, title_justify="left", box=None)
-        for label in labels:
-            cells = [str(per_annotator.get(name, {}).get(label, 0)) for name in annotators]
-            if has_gold:
-                cells.append(str(gold.get(label, 0)))
-            table.add_row(str(label), *cells)
-        console.print(table)
-    for title, key, who in (("decisions", "decisions_per_annotator", "annotator"),
-                            ("gold decisions", "gold_decisions_per_reviewer", "reviewer")):
-        if stats[key]:
-            table = Table(who, "accept", "reject", "ignore", title=title, title_justify="left", box=None)
-            for name, answers in stats[key].items():
-                table.add_row(name, *(str(answers.get(a, 0)) for a in ("accept", "reject", "ignore")))
-            console.print(table)
-    if has_gold:
-        console.print(f"gold: {plural(stats['gold_sentences'], 'sentence')} decided by "
-                      f"{', '.join(stats['gold_decisions_per_reviewer'])}")
+    render.stats_tables(dataset, stats)
 
 
 @app.command("show")
@@ -192,9 +153,10 @@ def show_command(
     gold: bool = typer.Option(False, "--gold", help="Show gold decisions (of every reviewer, or of --annotator NAME)."),
 ) -> None:
     """Print sentences with their suggestions (or an annotator's, or gold, decisions) as a table."""
-    from . import commands
+    from . import render
 
-    commands.show_sentences(dataset=dataset, db=db, start=start, limit=limit, annotator=annotator, gold=gold)
+    with _store(db, readonly=True) as store:
+        render.sentences_table(store, dataset=dataset, start=start, limit=limit, annotator=annotator, gold=gold)
 
 
 @app.command("export")
@@ -214,14 +176,25 @@ def export_command(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Export decisions as training data (spaCy DocBin + config) or for other tools."""
-    from . import commands
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..export import dataset_scheme, plan_export, run_export, validate_export_options
+    from . import render
 
     if conll_scheme not in ("iob2", "biluo"):
         raise DatasetError(f"--tags must be iob2 or biluo, not {conll_scheme!r}")
-    commands.run_export_command(
-        dataset=dataset, fmt=fmt, out=out, source=source, answers=answers, split=split, seed=seed, force=force,
-        strict=strict, db=db, labels_path=labels, spans_key=spans_key, conll_scheme=conll_scheme,
-    )
+    wanted = validate_export_options(fmt, answers, split)
+    scheme = _scheme(labels)
+    err = render.console(stderr=True)
+    with _store(db, readonly=True) as store:
+        scheme = dataset_scheme(scheme, store, dataset)
+        plan = plan_export(store, dataset, fmt, source=source, answers=wanted, out=out, split=split, seed=seed)
+        with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=err, transient=True,
+                      disable=not err.is_terminal) as progress:
+            task = progress.add_task("export", total=None)
+            summary = run_export(store, scheme, plan, force=force, strict=strict, spans_key=spans_key,
+                                 conll_scheme=conll_scheme, progress=lambda: progress.advance(task))
+    render.export_summary(err, dataset=dataset, fmt=fmt, source=plan.source, split=split, summary=summary)
 
 
 @app.command("check")
@@ -233,9 +206,25 @@ def check_command(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Find what an export would otherwise hide: off-token spans, whitespace, overlaps, dangling relations, rare labels."""
-    from . import commands
+    from ..export import check_export
+    from . import render
 
-    commands.run_check(dataset=dataset, db=db, source=source, labels_path=labels, strict=strict)
+    _scheme(labels)  # a bad --labels file is an error here too
+    out = render.console()
+    with _store(db, readonly=True) as store:
+        report = store.verify(dataset)
+        render.verify_report(out, report)
+        check = check_export(store, dataset, source)
+        if check is None:
+            out.print(f"{dataset}: no decisions yet, nothing an export would hold")
+        else:
+            render.export_check(out, check)
+    database_problems = sum(report.counts.values()) + (0 if report.integrity_ok else len(report.integrity))
+    found = database_problems + (sum(check.problem_counts.values()) if check is not None else 0)
+    if strict and found:
+        from ..wording import plural
+
+        raise DatasetError(f"{plural(found, 'problem')} found (--strict)")
 
 
 @app.command("agreement")
@@ -247,9 +236,28 @@ def agreement_command(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Inter-annotator agreement: span P/R/F1, token kappa and alpha, relation F1, answers."""
-    from . import commands
+    import json
 
-    commands.run_agreement(dataset=dataset, db=db, annotators=annotators, as_json=as_json, labels_path=labels)
+    from ..agreement import compute_agreement
+    from ..gold import load_versions
+    from . import render
+
+    scheme = _scheme(labels)
+    with _store(db, readonly=True) as store:
+        chosen = [a.strip() for a in annotators.split(",") if a.strip()] if annotators else store.annotators(dataset)
+        known = set(store.annotators(dataset))
+        unknown = [a for a in chosen if a not in known]
+        if unknown:
+            raise DatasetError(f"no decisions by {', '.join(unknown)} in dataset {dataset!r} (annotators: {', '.join(sorted(known)) or 'none'})")
+        if len(chosen) < 2:
+            raise DatasetError(f"agreement needs at least two annotators (dataset {dataset!r} has {', '.join(chosen) or 'none'})")
+        symmetric = {r.name for r in scheme.relations if r.symmetric}
+        report = compute_agreement(load_versions(store, dataset, chosen), chosen, symmetric_labels=symmetric)
+    data = report.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    render.agreement_tables(data)
 
 
 @app.command("review")
@@ -261,15 +269,28 @@ def review_command(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Review disagreements between annotators into gold decisions."""
-    from . import commands
-
     validate_name("reviewer", reviewer)
     if auto is not None:
-        commands.run_auto_review(dataset=dataset, db=db, reviewer=reviewer, method=auto)
+        run_auto_review(dataset=dataset, db=db, reviewer=reviewer, method=auto)
         return
-    from .tui.review_app import run_review  # Textual is only imported here
+    from ..tui.review_app import run_review  # Textual is only imported here
 
     run_review(dataset=dataset, reviewer=reviewer, db=db, labels=labels)
+
+
+def run_auto_review(*, dataset: str, db: Optional[Path], reviewer: str, method: str) -> None:
+    """``review --auto``: sentences where all agree, and strict majorities, become gold (``gold.auto_review``)."""
+    from ..gold import auto_review
+    from ..wording import plural
+    from .render import console
+
+    with _store(db) as store:
+        result = auto_review(store, dataset, reviewer, method)
+    console().print(
+        f"{dataset}: {plural(result.agreed, 'sentence')} where all agreed and {plural(result.majority, 'majority decision')} "
+        f"stored as gold by {reviewer}; {plural(result.ties, 'tie')} left for `annotator review`"
+        + (f"; {result.already} {'was' if result.already == 1 else 'were'} gold already" if result.already else "")
+    )
 
 
 dataset_app = typer.Typer(help="Dataset settings.", no_args_is_help=True)
@@ -283,7 +304,7 @@ def dataset_set_command(
     db: Optional[Path] = DbOption,
 ) -> None:
     """Change a dataset's settings (e.g. `overlap=2`: a sentence leaves new annotators' queues once 2 decided it)."""
-    from .commands import parse_overlap
+    from .render import console
 
     values: dict = {}
     for item in settings:
@@ -295,7 +316,7 @@ def dataset_set_command(
         values[key] = parse_overlap(value)
     with _store(db) as store:
         info = store.set_dataset_settings(dataset, values)
-    _console().print(f"{dataset}: " + ", ".join(f"{k}={v}" for k, v in info.settings.items()))
+    console().print(f"{dataset}: " + ", ".join(f"{k}={v}" for k, v in info.settings.items()))
 
 
 @app.command("merge")
@@ -304,10 +325,11 @@ def merge_command(
     sources: List[Path] = typer.Argument(..., help="Databases of annotators who worked elsewhere."),
 ) -> None:
     """Bring datasets, articles, suggestions and decisions of other databases into TARGET (idempotent)."""
-    from .commands import plural
-    from .store import Store, merge_into
+    from ..store import Store, merge_into
+    from ..wording import plural
+    from .render import console
 
-    err = _console(stderr=True)
+    err = console(stderr=True)
     with Store(target) as store:
         for source in sources:
             if source.resolve() == target.resolve():
@@ -315,7 +337,7 @@ def merge_command(
             report = merge_into(store, source)
             for conflict in report.conflicts:
                 err.print(f"conflict: {conflict}")
-            _console().print(
+            console().print(
                 f"{source}: {plural(report.datasets, 'dataset')}, {plural(report.articles, 'article')}, "
                 f"{plural(report.sentences, 'sentence')}, {plural(report.suggestions, 'suggestion')}, "
                 f"{plural(report.decisions, 'decision')} merged"
@@ -340,7 +362,7 @@ def annotate_command(
         raise DatasetError(f"dataset {dataset!r} has no sentences yet (import some articles first)")
     if start is not None and start > count:
         raise DatasetError(f"--start {start}: dataset {dataset!r} has {count} sentences")
-    from .tui.app import run  # Textual (~0.2 s) is imported only for this command; spaCy never at start
+    from ..tui.app import run  # Textual (~0.2 s) is imported only for this command; spaCy never at start
 
     run(path, dataset, annotator, scheme, start=start)
 
