@@ -9,7 +9,7 @@ import pytest
 
 from annotator.errors import AnnotationError, DatasetError, StoreError
 from annotator.model import Relation, Span
-from annotator.store import Store
+from annotator.store import DecisionRecord, Store
 from annotator.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -283,7 +283,7 @@ def test_merge_is_idempotent_and_equals_working_in_one_db(tmp_path, scheme):
 
 
 def test_network_filesystem_is_refused(tmp_path, monkeypatch):
-    import annotator.store as store_module
+    import annotator.store.connection as store_module
 
     monkeypatch.setattr(store_module, "filesystem_type", lambda path: "nfs4")
     with pytest.raises(StoreError, match="network filesystem"):
@@ -295,21 +295,24 @@ def test_network_filesystem_is_refused(tmp_path, monkeypatch):
 
 
 def test_current_follows_inserts_that_ignore_duplicates(seeded_store):
-    """Imports and merges insert with ``skip_existing`` (INSERT OR IGNORE); SQLite hands that
+    """Imports and merges insert with ``add_imported_decisions`` (INSERT OR IGNORE); SQLite hands that
     policy to the trigger, which then left ``current`` on the first decision (schema v2)."""
     store = seeded_store
     sentence = first(store)
     gpe = span_of(sentence, "Kyiv", "GPE")
     loc = span_of(sentence, "Kyiv", "LOC")
-    d1 = store.add_decision(sentence, annotator="dave", answer="accept", spans=[gpe], uid="a", skip_existing=True)
-    d2 = store.add_decision(sentence, annotator="dave", answer="accept", spans=[loc], uid="b", skip_existing=True)
+    assert store.add_imported_decisions([DecisionRecord(sentence, "dave", "accept", "a", 1.0, spans=(gpe,))]) == 1
+    d1 = store.current_decision(sentence.id, "dave")
+    assert store.add_imported_decisions([DecisionRecord(sentence, "dave", "accept", "b", 2.0, spans=(loc,))]) == 1
+    d2 = store.current_decision(sentence.id, "dave")
+    assert (d1.uid, d2.uid) == ("a", "b")
     assert d2.supersedes == d1.id
     assert store.current_decision(sentence.id, "dave").id == d2.id
     (_, current), = list(store.current_decisions("demo", ["dave"]))
     assert current.id == d2.id and current.spans == (loc,)
     assert store.stats("demo")["spans_per_label"] == {"LOC": 1}
     # A duplicate uid adds nothing and leaves current alone.
-    assert store.add_decision(sentence, annotator="dave", answer="accept", spans=[gpe], uid="a", skip_existing=True) is None
+    assert store.add_imported_decisions([DecisionRecord(sentence, "dave", "accept", "a", 3.0, spans=(gpe,))]) == 0
     assert store.current_decision(sentence.id, "dave").id == d2.id
 
 

@@ -1,0 +1,52 @@
+"""How values are stored in the database's TEXT columns: compact JSON.
+
+Tokens are a flat list of offsets (their whitespace follows from the text); spans and relations
+are lists of their ``to_dict()``; meta and settings are JSON objects.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Sequence
+
+from ..model import Relation, Span, Token, tokens_from_offsets
+
+
+def dumps(value: Any) -> str:
+    """``value`` as compact JSON, non-ASCII kept as it is."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_tokens(tokens: Sequence[Token] | Sequence[int]) -> str:
+    """Tokens as a flat JSON list ``[start0, end0, start1, end1, ...]`` (``ws`` follows from the text).
+
+    Already flat offsets (ints, as segmentation makes them) are written as they are.
+    """
+    if tokens and isinstance(tokens[0], int):
+        return dumps(list(tokens))
+    flat: list[int] = []
+    for tok in tokens:
+        flat.append(tok.start)
+        flat.append(tok.end)
+    return dumps(flat)
+
+
+def decode_tokens(text: str, data: str) -> tuple[Token, ...]:
+    flat = json.loads(data)
+    return tokens_from_offsets(text, zip(flat[0::2], flat[1::2]))
+
+
+def encode_spans(spans: Iterable[Span]) -> str:
+    return dumps([s.to_dict() for s in spans])
+
+
+def decode_spans(data: str) -> tuple[Span, ...]:
+    return tuple(Span.from_dict(d) for d in json.loads(data))
+
+
+def encode_relations(relations: Iterable[Relation]) -> str:
+    return dumps([r.to_dict() for r in relations])
+
+
+def decode_relations(data: str) -> tuple[Relation, ...]:
+    return tuple(Relation.from_dict(d) for d in json.loads(data))

@@ -1,0 +1,947 @@
+"""The store's queries: ``Store``, the one object callers use for every read and write.
+
+``Store(path)`` opens the database through ``connection.py`` (file checks, pragmas, migrations);
+values are stored through ``codec.py``. Decisions are append-only: an edit or an undo adds a row
+(``add_decision`` for the screens, ``add_imported_decisions`` for imports and merges); triggers
+refuse UPDATE and DELETE on them.
+
+A ``Store`` is used from one thread at a time; a worker thread opens its own ``Store`` on the same
+path (SQLite connections are cheap, and WAL lets readers run beside the writer).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from ..errors import AnnotationError, DatasetError
+from ..model import (
+    ANSWERS,
+    Article,
+    Decision,
+    Relation,
+    Sentence,
+    Span,
+    Suggestion,
+    Token,
+    overlapping_pairs,
+    relation_problem,
+    span_problem,
+)
+from .codec import decode_relations, decode_spans, decode_tokens, dumps, encode_relations, encode_spans, encode_tokens
+from .connection import default_db_path, open_database, schema_version, translate, write_transaction
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset and its settings (``overlap`` etc.)."""
+
+    id: int
+    name: str
+    created_at: float
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SentenceRow:
+    """A sentence together with what the UI needs about its article."""
+
+    sentence: Sentence
+    article_title: str
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    """One problem ``Store.verify`` found: its kind, the sentence position (when known), a message."""
+
+    kind: str
+    position: int | None
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    """What ``Store.verify`` checked and found."""
+
+    dataset: str
+    integrity: list[str] = field(default_factory=list)
+    """``PRAGMA integrity_check`` lines (``["ok"]`` when healthy)."""
+    decisions: int = 0
+    spans: int = 0
+    relations: int = 0
+    current_rows: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[VerifyProblem] = field(default_factory=list)
+
+    @property
+    def integrity_ok(self) -> bool:
+        return self.integrity == ["ok"]
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity_ok and not self.counts
+
+
+@dataclass
+class ImportCounts:
+    """What one import added (or found already there)."""
+
+    articles: int = 0
+    sentences: int = 0
+    suggestions: int = 0
+    decisions: int = 0
+    skipped_articles: int = 0
+    duplicate_articles: int = 0
+    """Articles skipped because the same file held them before (``skipped_articles``: already in the dataset)."""
+    first_sentence_id: int | None = None
+    """Id of the first sentence ``add_article`` created (the others follow without gaps)."""
+    first_position: int | None = None
+
+    def add(self, other: "ImportCounts") -> None:
+        self.articles += other.articles
+        self.sentences += other.sentences
+        self.suggestions += other.suggestions
+        self.decisions += other.decisions
+        self.skipped_articles += other.skipped_articles
+        self.duplicate_articles += other.duplicate_articles
+
+def clean_annotation(
+    spans: Iterable[Span], relations: Iterable[Relation]
+) -> tuple[tuple[Span, ...], tuple[Relation, ...]]:
+    """Spans without their suggestion ``source``, in order; relations once each, in order (as stored)."""
+    return (
+        tuple(sorted(Span(s.start, s.end, s.label, s.token_start, s.token_end) for s in spans)),
+        tuple(sorted(set(relations))),
+    )
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """A decision to append with its own ``uid`` and time: one from an annotated file or another
+    database (``Store.add_imported_decisions``), or one made now (``add_decision`` builds it).
+
+    Spans and relations are kept cleaned as they are stored (``clean_annotation``).
+    ``supersedes_uid`` names the decision it replaced where it was made (a merge); when that one
+    is not here, the annotator's current decision for the sentence is the one it supersedes.
+    """
+
+    sentence: Sentence
+    annotator: str
+    answer: str | None
+    uid: str
+    created_at: float
+    spans: tuple[Span, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    session: str = ""
+    seconds: float = 0.0
+    kind: str = "decision"
+    gold: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    supersedes_uid: str | None = None
+
+    def __post_init__(self) -> None:
+        spans, relations = clean_annotation(self.spans, self.relations)
+        object.__setattr__(self, "spans", spans)
+        object.__setattr__(self, "relations", relations)
+
+
+class Store:
+    """An annotator database. Create with ``Store(path)``; close with ``close()`` or ``with``."""
+
+    def __init__(self, path: str | Path | None = None, *, create: bool = True, readonly: bool = False):
+        self.path = str(path if path is not None else default_db_path())
+        self.readonly = readonly
+        self._dataset_ids: dict[str, int] = {}
+        self.conn = open_database(self.path, create=create, readonly=readonly)
+
+    def schema_version(self) -> int:
+        return schema_version(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """One committed write transaction, ``BEGIN IMMEDIATE`` (nested calls join the outer one)."""
+        with write_transaction(self.conn, self.path):
+            yield self
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self._query(sql, params)
+        return rows[0] if rows else None
+
+    # -- datasets ------------------------------------------------------------------------------
+
+    def ensure_dataset(self, name: str, settings: dict[str, Any] | None = None) -> DatasetInfo:
+        """The dataset called ``name``, created when missing."""
+        info = self.find_dataset(name)
+        if info is not None:
+            return info
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO datasets (name, created_at, settings) VALUES (?, ?, ?)",
+                (name, time.time(), dumps(settings or {})),
+            )
+        info = self.find_dataset(name)
+        assert info is not None
+        return info
+
+    def find_dataset(self, name: str) -> DatasetInfo | None:
+        row = self._one("SELECT id, name, created_at, settings FROM datasets WHERE name = ?", (name,))
+        if row is None:
+            return None
+        self._dataset_ids[name] = row[0]
+        return DatasetInfo(row[0], row[1], row[2], json.loads(row[3]))
+
+    def dataset(self, name: str) -> DatasetInfo:
+        """The dataset called ``name``; ``DatasetError`` naming the known ones when missing."""
+        info = self.find_dataset(name)
+        if info is None:
+            known = ", ".join(d.name for d in self.datasets()) or "none yet"
+            raise DatasetError(f"no dataset {name!r} (datasets: {known})", self.path)
+        return info
+
+    def dataset_id(self, name: str) -> int:
+        """Transitional: the dataset's id, for the one import call that still passes ``dataset_id``
+        to ``add_decision``; it goes with that call (imports use ``add_imported_decisions``)."""
+        return self._dataset_id(name)
+
+    def _dataset_id(self, name: str) -> int:
+        if name not in self._dataset_ids:
+            self.dataset(name)
+        return self._dataset_ids[name]
+
+    def datasets(self) -> list[DatasetInfo]:
+        rows = self._query("SELECT id, name, created_at, settings FROM datasets ORDER BY name")
+        return [DatasetInfo(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    def set_dataset_settings(self, name: str, settings: dict[str, Any]) -> DatasetInfo:
+        """Merge ``settings`` into the dataset's settings (the one mutable, non-history field)."""
+        info = self.dataset(name)
+        merged = {**info.settings, **settings}
+        with self.transaction():
+            self.conn.execute("UPDATE datasets SET settings = ? WHERE id = ?", (dumps(merged), info.id))
+        return self.dataset(name)
+
+    # -- articles and sentences ----------------------------------------------------------------
+
+    def has_article(self, dataset: str, content_hash: str) -> bool:
+        return self.article_id_by_hash(dataset, content_hash) is not None
+
+    def article_id_by_hash(self, dataset: str, content_hash: str) -> int | None:
+        """Id of the dataset's article with this content hash, or None."""
+        row = self._one(
+            "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (self._dataset_id(dataset), content_hash)
+        )
+        return None if row is None else int(row[0])
+
+    def add_article(
+        self,
+        dataset: str,
+        *,
+        title: str,
+        text: str,
+        content_hash: str,
+        source: str,
+        meta: dict[str, Any],
+        sentences: Sequence[tuple[int, int, Sequence[Token]]],
+        suggestions: Sequence[tuple[str, Sequence[Span], Sequence[Relation]] | None] | None = None,
+    ) -> tuple[int, ImportCounts]:
+        """Add an article with its sentences (``(start, end, tokens)``) and optional suggestions.
+
+        Idempotent: an article whose content hash is already in the dataset adds nothing and
+        returns its id. Runs inside the caller's transaction when there is one.
+        """
+        dataset_id = self._dataset_id(dataset)
+        counts = ImportCounts()
+        with self.transaction():
+            row = self.conn.execute(
+                "SELECT id FROM articles WHERE dataset_id = ? AND content_hash = ?", (dataset_id, content_hash)
+            ).fetchone()
+            if row is not None:
+                counts.skipped_articles = 1
+                return row[0], counts
+            now = time.time()
+            cur = self.conn.execute(
+                "INSERT INTO articles (dataset_id, source, title, text, content_hash, meta, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (dataset_id, source, title, text, content_hash, dumps(meta), now),
+            )
+            article_id = int(cur.lastrowid)
+            next_position = self.conn.execute(
+                "SELECT COALESCE(MAX(position), 0) FROM sentences WHERE dataset_id = ?", (dataset_id,)
+            ).fetchone()[0]
+            rows = []
+            for i, (start, end, tokens) in enumerate(sentences):
+                rows.append(
+                    (dataset_id, article_id, i, next_position + i + 1, start, end, text[start:end], encode_tokens(tokens))
+                )
+            self.conn.executemany(
+                'INSERT INTO sentences (dataset_id, article_id, idx, position, start, "end", text, tokens)'
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            counts.articles = 1
+            counts.sentences = len(rows)
+            counts.first_position = next_position + 1
+            first_id = self.conn.execute(
+                "SELECT id FROM sentences WHERE article_id = ? AND idx = 0", (article_id,)
+            ).fetchone()
+            counts.first_sentence_id = first_id[0] if first_id else None
+            if suggestions:
+                if first_id is not None:
+                    sugg_rows = []
+                    for i, item in enumerate(suggestions):
+                        if item is None:
+                            continue
+                        source, spans, relations = item
+                        sugg_rows.append((first_id[0] + i, source, encode_spans(spans), encode_relations(relations), now))
+                        counts.suggestions += len(spans)
+                    self.conn.executemany(
+                        "INSERT OR REPLACE INTO suggestions (sentence_id, source, spans, relations, created_at)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        sugg_rows,
+                    )
+        return article_id, counts
+
+    def article(self, article_id: int) -> Article:
+        row = self._one(
+            "SELECT a.id, d.name, a.title, a.text, a.content_hash, a.source, a.meta FROM articles a"
+            " JOIN datasets d ON d.id = a.dataset_id WHERE a.id = ?",
+            (article_id,),
+        )
+        if row is None:
+            raise DatasetError(f"no article {article_id}", self.path)
+        return Article(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+
+    def articles(self, dataset: str) -> Iterator[Article]:
+        """Every article of the dataset in import order (streamed)."""
+        dataset_id = self._dataset_id(dataset)
+        cur = self.conn.execute(
+            "SELECT a.id, a.title, a.text, a.content_hash, a.source, a.meta FROM articles a"
+            " WHERE a.dataset_id = ? ORDER BY a.id",
+            (dataset_id,),
+        )
+        for row in cur:
+            yield Article(row[0], dataset, row[1], row[2], row[3], row[4], json.loads(row[5]))
+
+    _SENTENCE_COLUMNS = 's.id, s.article_id, s.idx, s.position, s.start, s."end", s.text, s.tokens'
+
+    @staticmethod
+    def _sentence(row: Sequence[Any]) -> Sentence:
+        return Sentence(row[0], row[1], row[2], row[3], row[4], row[5], row[6], decode_tokens(row[6], row[7]))
+
+    def sentence_count(self, dataset: str) -> int:
+        """Number of sentences (positions are 1..N without gaps, so this is an index lookup)."""
+        dataset_id = self._dataset_id(dataset)
+        return int(self._one("SELECT COALESCE(MAX(position), 0) FROM sentences WHERE dataset_id = ?", (dataset_id,))[0])
+
+    def sentence_at(self, dataset: str, position: int) -> SentenceRow | None:
+        dataset_id = self._dataset_id(dataset)
+        row = self._one(
+            f"SELECT {self._SENTENCE_COLUMNS}, a.title FROM sentences s JOIN articles a ON a.id = s.article_id"
+            " WHERE s.dataset_id = ? AND s.position = ?",
+            (dataset_id, position),
+        )
+        if row is None:
+            return None
+        return SentenceRow(self._sentence(row), row[8])
+
+    def sentence(self, sentence_id: int) -> Sentence:
+        row = self._one(f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.id = ?", (sentence_id,))
+        if row is None:
+            raise DatasetError(f"no sentence {sentence_id}", self.path)
+        return self._sentence(row)
+
+    def article_sentences(self, article_id: int) -> list[Sentence]:
+        rows = self._query(
+            f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.article_id = ? ORDER BY s.idx", (article_id,)
+        )
+        return [self._sentence(r) for r in rows]
+
+    def iter_sentences(self, dataset: str) -> Iterator[Sentence]:
+        """Every sentence of the dataset in position order (streamed, one row at a time)."""
+        dataset_id = self._dataset_id(dataset)
+        cur = self.conn.execute(
+            f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.dataset_id = ? ORDER BY s.position",
+            (dataset_id,),
+        )
+        for row in cur:
+            yield self._sentence(row)
+
+    def search(self, dataset: str, needle: str, after_position: int = 0, backwards: bool = False) -> int | None:
+        """Position of the next sentence (wrapping around) whose text contains ``needle`` (case-insensitive)."""
+        dataset_id = self._dataset_id(dataset)
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        order = "DESC" if backwards else "ASC"
+        compare = "<" if backwards else ">"
+        row = self._one(
+            f"SELECT position FROM sentences WHERE dataset_id = ? AND position {compare} ?"
+            f" AND text LIKE ? ESCAPE '\\' ORDER BY position {order} LIMIT 1",
+            (dataset_id, after_position, pattern),
+        )
+        if row is None:
+            row = self._one(
+                f"SELECT position FROM sentences WHERE dataset_id = ? AND text LIKE ? ESCAPE '\\'"
+                f" ORDER BY position {order} LIMIT 1",
+                (dataset_id, pattern),
+            )
+        return None if row is None else int(row[0])
+
+    # -- suggestions ---------------------------------------------------------------------------
+
+    def suggestions(self, sentence_id: int) -> list[Suggestion]:
+        rows = self._query(
+            "SELECT source, spans, relations FROM suggestions WHERE sentence_id = ? ORDER BY id", (sentence_id,)
+        )
+        return [Suggestion(sentence_id, r[0], decode_spans(r[1]), decode_relations(r[2])) for r in rows]
+
+    def add_suggestions(self, items: Iterable[Suggestion], *, replace: bool = True) -> int:
+        """Store suggestions; returns how many rows were written.
+
+        ``replace`` (the default) replaces an earlier run of the same source for a sentence;
+        ``replace=False`` (a merge) keeps what is there and adds only what is missing.
+        """
+        now = time.time()
+        rows = [(s.sentence_id, s.source, encode_spans(s.spans), encode_relations(s.relations), now) for s in items]
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self.transaction():
+            cur = self.conn.executemany(
+                f"{verb} INTO suggestions (sentence_id, source, spans, relations, created_at) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows) if replace else max(cur.rowcount, 0)
+
+    def positions_without_suggestions(self, dataset: str, start_position: int, count: int) -> list[Sentence]:
+        """Up to ``count`` sentences from ``start_position`` on that have no suggestions yet."""
+        dataset_id = self._dataset_id(dataset)
+        rows = self._query(
+            f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.dataset_id = ? AND s.position >= ?"
+            " AND s.position < ? AND NOT EXISTS (SELECT 1 FROM suggestions g WHERE g.sentence_id = s.id)"
+            " ORDER BY s.position",
+            (dataset_id, start_position, start_position + count),
+        )
+        return [self._sentence(r) for r in rows]
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    _DECISION_COLUMNS = (
+        "d.id, d.uid, d.sentence_id, d.annotator, d.session, d.answer, d.spans, d.relations,"
+        " d.created_at, d.seconds, d.supersedes, d.kind, d.gold, d.meta"
+    )
+
+    @staticmethod
+    def _decision(row: Sequence[Any]) -> Decision:
+        return Decision(
+            id=row[0],
+            uid=row[1],
+            sentence_id=row[2],
+            annotator=row[3],
+            session=row[4],
+            answer=row[5],
+            spans=decode_spans(row[6]),
+            relations=decode_relations(row[7]),
+            created_at=row[8],
+            seconds=row[9],
+            supersedes=row[10],
+            kind=row[11],
+            gold=bool(row[12]),
+            meta=json.loads(row[13]),
+        )
+
+    def validate_annotation(
+        self, sentence: Sentence, spans: Sequence[Span], relations: Sequence[Relation], allow_overlaps: bool = True
+    ) -> None:
+        """Raise ``AnnotationError`` when a span is off the sentence's tokens or a relation dangles."""
+        for span in spans:
+            problem = span_problem(span, sentence.text, sentence.tokens)
+            if problem:
+                raise AnnotationError(f"sentence {sentence.position}: {problem}")
+        if not allow_overlaps:
+            pairs = overlapping_pairs(spans)
+            if pairs:
+                a, b = pairs[0]
+                raise AnnotationError(
+                    f"sentence {sentence.position}: spans {a.start}-{a.end} {a.label} and {b.start}-{b.end} "
+                    f"{b.label} overlap, and the scheme does not allow overlaps"
+                )
+        for relation in relations:
+            problem = relation_problem(relation, spans)
+            if problem:
+                raise AnnotationError(f"sentence {sentence.position}: {problem}")
+
+    def add_decision(
+        self,
+        sentence: Sentence,
+        *,
+        annotator: str,
+        answer: str | None,
+        spans: Sequence[Span] = (),
+        relations: Sequence[Relation] = (),
+        session: str = "",
+        seconds: float = 0.0,
+        gold: bool = False,
+        meta: dict[str, Any] | None = None,
+        allow_overlaps: bool = True,
+        uid: str | None = None,
+        created_at: float | None = None,
+        dataset_id: int | None = None,
+        skip_existing: bool = False,
+    ) -> Decision | None:
+        """Append a decision made now (one committed transaction) and return it with its id.
+
+        The annotator's previous current decision for the sentence (if any) is recorded in
+        ``supersedes``; a saved (not gold) decision ends the sentence's draft. Spans are stored
+        without their suggestion ``source`` and in order.
+
+        Transitional: ``uid``, ``created_at``, ``dataset_id`` and ``skip_existing`` serve only the
+        import of annotated files until it calls ``add_imported_decisions`` (``skip_existing``
+        returns ``None`` when the ``uid`` is stored already); they go with that call.
+        """
+        del dataset_id  # the sentence's own row names its dataset
+        record = DecisionRecord(
+            sentence, annotator, answer, uid or uuid.uuid4().hex, time.time() if created_at is None else created_at,
+            spans=tuple(spans), relations=tuple(relations), session=session, seconds=seconds, gold=gold,
+            meta=dict(meta or {}),
+        )
+        self._check_record(record, allow_overlaps)
+        with self.transaction():
+            return self._append(record, keep_existing=skip_existing, end_draft=True)
+
+    def add_imported_decisions(self, records: Iterable["DecisionRecord"], *, verbatim: bool = False) -> int:
+        """Append decisions made elsewhere, each once (a ``uid`` stored already adds nothing).
+
+        All in one transaction (or the caller's); returns how many were added. Decisions from
+        annotated files are checked like the screens' (any answer of ``ANSWERS``, spans on the
+        sentence's tokens, relations between its spans; overlaps allowed) and end the sentence's
+        draft. ``verbatim`` (a merge) stores rows of another annotator database as they are: they
+        were checked where they were made, and the target's drafts are left alone.
+        """
+        added = 0
+        with self.transaction():
+            for record in records:
+                if not verbatim:
+                    self._check_record(record, allow_overlaps=True)
+                added += self._append(record, keep_existing=True, end_draft=not verbatim) is not None
+        return added
+
+    def _check_record(self, record: "DecisionRecord", allow_overlaps: bool) -> None:
+        if record.answer is not None and record.answer not in ANSWERS:
+            raise AnnotationError(f"answer must be one of {', '.join(ANSWERS)}, not {record.answer!r}")
+        self.validate_annotation(record.sentence, record.spans, record.relations, allow_overlaps)
+
+    def _append(self, record: "DecisionRecord", *, keep_existing: bool, end_draft: bool) -> Decision | None:
+        """Insert one decision row inside the caller's transaction (``None``: its uid was stored)."""
+        sentence = record.sentence
+        row = self.conn.execute("SELECT dataset_id FROM sentences WHERE id = ?", (sentence.id,)).fetchone()
+        if row is None:
+            raise DatasetError(f"no sentence {sentence.id}", self.path)
+        dataset_id = row[0]
+        supersedes = None
+        if record.supersedes_uid is not None:
+            found = self.conn.execute("SELECT id FROM decisions WHERE uid = ?", (record.supersedes_uid,)).fetchone()
+            supersedes = found[0] if found else None
+        if supersedes is None:
+            previous = self.conn.execute(
+                "SELECT decision_id FROM current WHERE dataset_id = ? AND annotator = ? AND gold = ? AND sentence_id = ?",
+                (dataset_id, record.annotator, int(record.gold), sentence.id),
+            ).fetchone()
+            supersedes = previous[0] if previous else None
+        verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
+        cur = self.conn.execute(
+            f"{verb} INTO decisions (uid, dataset_id, sentence_id, annotator, session, answer, spans, relations,"
+            " created_at, seconds, supersedes, kind, gold, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.uid,
+                dataset_id,
+                sentence.id,
+                record.annotator,
+                record.session,
+                record.answer,
+                encode_spans(record.spans),
+                encode_relations(record.relations),
+                record.created_at,
+                float(record.seconds),
+                supersedes,
+                record.kind,
+                int(record.gold),
+                dumps(dict(record.meta)),
+            ),
+        )
+        if keep_existing and cur.rowcount == 0:
+            return None
+        if end_draft and not record.gold:
+            # A saved decision ends the sentence's draft (in the same transaction).
+            self.conn.execute(
+                "DELETE FROM drafts WHERE dataset_id = ? AND annotator = ? AND sentence_id = ?",
+                (dataset_id, record.annotator, sentence.id),
+            )
+        return Decision(
+            int(cur.lastrowid), record.uid, sentence.id, record.annotator, record.session, record.answer,
+            record.spans, record.relations, record.created_at, float(record.seconds), supersedes, record.kind,
+            record.gold, dict(record.meta),
+        )
+
+    # -- drafts (unsaved edits; never decisions) -------------------------------------------------
+
+    def save_draft(
+        self, sentence: Sentence, annotator: str, spans: Sequence[Span], relations: Sequence[Relation]
+    ) -> None:
+        """Keep the annotator's unsaved edits of a sentence durably (one committed row, replaced).
+
+        A draft is not a decision: no export, agreement, progress or statistic reads it. Saving a
+        decision for the sentence removes it.
+        """
+        clean_spans, clean_relations = clean_annotation(spans, relations)
+        self.validate_annotation(sentence, clean_spans, clean_relations)
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO drafts (dataset_id, annotator, sentence_id, spans, relations, updated_at)"
+                " SELECT dataset_id, ?, id, ?, ?, ? FROM sentences WHERE id = ?"
+                " ON CONFLICT (dataset_id, annotator, sentence_id) DO UPDATE SET spans = excluded.spans,"
+                " relations = excluded.relations, updated_at = excluded.updated_at",
+                (annotator, encode_spans(clean_spans), encode_relations(clean_relations), time.time(), sentence.id),
+            )
+
+    def draft(self, sentence_id: int, annotator: str) -> tuple[tuple[Span, ...], tuple[Relation, ...]] | None:
+        """The annotator's draft of the sentence as (spans, relations), or None."""
+        row = self._one(
+            "SELECT spans, relations FROM drafts WHERE sentence_id = ? AND annotator = ?", (sentence_id, annotator)
+        )
+        return None if row is None else (decode_spans(row[0]), decode_relations(row[1]))
+
+    def discard_draft(self, sentence_id: int, annotator: str) -> None:
+        """Forget the annotator's draft of the sentence (nothing else changes)."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM drafts WHERE sentence_id = ? AND annotator = ?", (sentence_id, annotator))
+
+    def decision(self, decision_id: int) -> Decision:
+        row = self._one(f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.id = ?", (decision_id,))
+        if row is None:
+            raise DatasetError(f"no decision {decision_id}", self.path)
+        return self._decision(row)
+
+    def current_decision(self, sentence_id: int, annotator: str, gold: bool = False) -> Decision | None:
+        """The annotator's latest decision row for the sentence (possibly an undo with answer None)."""
+        row = self._one(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.sentence_id = ? AND d.annotator = ?"
+            " AND d.gold = ? ORDER BY d.id DESC LIMIT 1",
+            (sentence_id, annotator, int(gold)),
+        )
+        return None if row is None else self._decision(row)
+
+    def decisions(self, dataset: str) -> Iterator[Decision]:
+        """Every decision row of the dataset, history included, oldest first (streamed)."""
+        cur = self.conn.execute(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.dataset_id = ? ORDER BY d.id",
+            (self._dataset_id(dataset),),
+        )
+        for row in cur:
+            yield self._decision(row)
+
+    def history(self, sentence_id: int, annotator: str | None = None) -> list[Decision]:
+        """Every decision row for the sentence, oldest first."""
+        if annotator is None:
+            rows = self._query(
+                f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.sentence_id = ? ORDER BY d.id", (sentence_id,)
+            )
+        else:
+            rows = self._query(
+                f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.sentence_id = ? AND d.annotator = ?"
+                " ORDER BY d.id",
+                (sentence_id, annotator),
+            )
+        return [self._decision(r) for r in rows]
+
+    def undo(self, decision: Decision, *, session: str = "") -> Decision:
+        """Add a row that restores the state before ``decision``; nothing is deleted.
+
+        The new row copies the decision ``decision`` superseded (answer, spans, relations), or has
+        answer ``None`` ("not decided") when there was none. ``decision`` must be what the sentence
+        holds now: either the current row itself, or an undo row that brought ``decision``'s
+        content back (a session that decided a sentence twice undoes the later decision first,
+        then this one). Anything else means the sentence changed elsewhere, and is refused.
+        """
+        current = self.current_decision(decision.sentence_id, decision.annotator, decision.gold)
+        holds_it = current is not None and (
+            current.id == decision.id
+            or (
+                current.kind == "undo"
+                and (current.answer, current.spans, current.relations)
+                == (decision.answer, decision.spans, decision.relations)
+            )
+        )
+        if not holds_it:
+            raise AnnotationError("the sentence was changed elsewhere since this decision (only what it holds now can be undone)")
+        restored = self.decision(decision.supersedes) if decision.supersedes is not None else None
+        record = DecisionRecord(
+            self.sentence(decision.sentence_id), decision.annotator, restored.answer if restored else None,
+            uuid.uuid4().hex, time.time(),
+            spans=restored.spans if restored else (), relations=restored.relations if restored else (),
+            session=session, kind="undo", gold=decision.gold, meta={"undoes": decision.id},
+        )
+        self._check_record(record, allow_overlaps=True)
+        with self.transaction():
+            undone = self._append(record, keep_existing=False, end_draft=True)
+        assert undone is not None
+        return undone
+
+    def first_undecided(self, dataset: str, annotator: str, start_position: int = 1) -> int | None:
+        """Position of the first sentence at or after ``start_position`` the annotator has not decided.
+
+        With the dataset setting ``overlap: N``, sentences that N annotators decided already are
+        passed over (everyone takes the first unsaturated sentence, so none is starved).
+        """
+        info = self.dataset(dataset)
+        overlap = info.settings.get("overlap", "all")
+        saturated = ""
+        params: list[Any] = [info.id, start_position, annotator]
+        if isinstance(overlap, int):
+            # Routing: a sentence leaves a new annotator's queue once `overlap` annotators decided it.
+            saturated = (
+                " AND (SELECT COUNT(*) FROM current c2 WHERE c2.sentence_id = s.id AND c2.gold = 0"
+                " AND c2.answer IS NOT NULL) < ?"
+            )
+            params.append(overlap)
+        row = self._one(
+            "SELECT s.position FROM sentences s WHERE s.dataset_id = ? AND s.position >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM current c WHERE c.dataset_id = s.dataset_id AND c.annotator = ?"
+            " AND c.gold = 0 AND c.sentence_id = s.id AND c.answer IS NOT NULL)"
+            f"{saturated} ORDER BY s.position LIMIT 1",
+            params,
+        )
+        return None if row is None else int(row[0])
+
+    def progress(self, dataset: str, annotator: str, gold: bool = False) -> int:
+        """How many sentences the annotator has decided (current answer not None)."""
+        dataset_id = self._dataset_id(dataset)
+        row = self._one(
+            "SELECT COUNT(*) FROM current WHERE dataset_id = ? AND annotator = ? AND gold = ? AND answer IS NOT NULL",
+            (dataset_id, annotator, int(gold)),
+        )
+        return int(row[0])
+
+    def annotators(self, dataset: str) -> list[str]:
+        dataset_id = self._dataset_id(dataset)
+        rows = self._query(
+            "SELECT DISTINCT annotator FROM current WHERE dataset_id = ? AND gold = 0 ORDER BY annotator", (dataset_id,)
+        )
+        return [r[0] for r in rows]
+
+    def reviewers(self, dataset: str) -> list[str]:
+        """Names that wrote gold decisions in the dataset (the reviewers)."""
+        dataset_id = self._dataset_id(dataset)
+        rows = self._query(
+            "SELECT DISTINCT annotator FROM current WHERE dataset_id = ? AND gold = 1 ORDER BY annotator", (dataset_id,)
+        )
+        return [r[0] for r in rows]
+
+    def has_gold(self, dataset: str) -> bool:
+        """Whether any reviewer's current gold decision of the dataset is decided (answer not None)."""
+        return self._one(
+            "SELECT 1 FROM current WHERE dataset_id = ? AND gold = 1 AND answer IS NOT NULL LIMIT 1",
+            (self._dataset_id(dataset),),
+        ) is not None
+
+    def current_decisions(
+        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
+    ) -> Iterator[tuple[Sentence, Decision]]:
+        """Every current decision (answer not None) of the dataset, by sentence position then annotator."""
+        dataset_id = self._dataset_id(dataset)
+        params: list[Any] = [dataset_id, int(gold)]
+        where = ""
+        if annotators:
+            where = f" AND c.annotator IN ({', '.join('?' for _ in annotators)})"
+            params.extend(annotators)
+        cur = self.conn.execute(
+            f"SELECT {self._SENTENCE_COLUMNS}, {self._DECISION_COLUMNS} FROM current c"
+            " JOIN sentences s ON s.id = c.sentence_id JOIN decisions d ON d.id = c.decision_id"
+            f" WHERE c.dataset_id = ? AND c.gold = ? AND c.answer IS NOT NULL{where}"
+            " ORDER BY s.position, c.annotator",
+            params,
+        )
+        sentence = None
+        for row in cur:
+            if sentence is None or sentence.id != row[0]:  # rows of one sentence come together
+                sentence = self._sentence(row[:8])
+            yield sentence, self._decision(row[8:])
+
+    # -- verification --------------------------------------------------------------------------
+
+    def verify(self, dataset: str, *, limit: int = 20) -> "VerifyReport":
+        """Check the database itself for ``annotator check``.
+
+        SQLite's ``integrity_check``; ``current`` against the history (each (annotator, gold,
+        sentence) row names the group's latest decision, with its answer; none missing, none
+        extra); every stored decision's spans on token boundaries of its sentence; relations
+        naming spans of the same decision. Problems are counted per kind and the first ``limit``
+        are listed with the sentence position.
+        """
+        dataset_id = self._dataset_id(dataset)
+        report = VerifyReport(dataset)
+        try:
+            report.integrity = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as exc:  # damaged beyond what the check can walk: nothing else is trustworthy
+            report.integrity = [f"integrity check failed: {exc}"]
+            return report
+
+        def note(kind: str, position: int | None, message: str) -> None:
+            report.counts[kind] = report.counts.get(kind, 0) + 1
+            if len(report.problems) < limit:
+                report.problems.append(VerifyProblem(kind, position, message))
+
+        # current rows that are stale (a later decision exists, or the answer differs) or point nowhere
+        for (sentence_id, position, annotator, gold, current_id, latest_id, answer, latest_answer) in self._query(
+            "SELECT c.sentence_id, s.position, c.annotator, c.gold, c.decision_id,"
+            " (SELECT MAX(d.id) FROM decisions d WHERE d.sentence_id = c.sentence_id AND d.annotator = c.annotator"
+            "  AND d.gold = c.gold AND d.dataset_id = c.dataset_id) AS latest,"
+            " c.answer, (SELECT d.answer FROM decisions d WHERE d.id = c.decision_id)"
+            " FROM current c LEFT JOIN sentences s ON s.id = c.sentence_id WHERE c.dataset_id = ?"
+            " AND (latest IS NULL OR latest != c.decision_id OR c.answer IS NOT"
+            "  (SELECT d.answer FROM decisions d WHERE d.id = c.decision_id))",
+            (dataset_id,),
+        ):
+            who = f"{annotator}{' (gold)' if gold else ''}"
+            if latest_id is None:
+                note("current row without a decision", position,
+                     f"current names decision {current_id} of {who}, but {who} has no decision for this sentence")
+            elif latest_id != current_id:
+                note("stale current row", position,
+                     f"current names decision {current_id} of {who}, but the latest is {latest_id}")
+            else:
+                note("stale current row", position,
+                     f"current says {answer!r} for decision {current_id} of {who}, the decision says {latest_answer!r}")
+        for (position, annotator, gold, latest_id) in self._query(
+            "SELECT s.position, d.annotator, d.gold, MAX(d.id) FROM decisions d JOIN sentences s ON s.id = d.sentence_id"
+            " WHERE d.dataset_id = ? AND NOT EXISTS (SELECT 1 FROM current c WHERE c.dataset_id = d.dataset_id"
+            " AND c.annotator = d.annotator AND c.gold = d.gold AND c.sentence_id = d.sentence_id)"
+            " GROUP BY d.sentence_id, d.annotator, d.gold ORDER BY s.position",
+            (dataset_id,),
+        ):
+            who = f"{annotator}{' (gold)' if gold else ''}"
+            note("missing current row", position, f"decision {latest_id} of {who} is not in current")
+        report.current_rows = self._one("SELECT COUNT(*) FROM current WHERE dataset_id = ?", (dataset_id,))[0]
+
+        # every stored decision (history included): spans on token boundaries, relations to its spans
+        cur = self.conn.execute(
+            "SELECT d.id, d.annotator, d.gold, d.spans, d.relations, s.id, s.position, s.text, s.tokens"
+            " FROM decisions d JOIN sentences s ON s.id = d.sentence_id WHERE d.dataset_id = ?"
+            " ORDER BY s.position, d.id",
+            (dataset_id,),
+        )
+        sentence_id = None
+        tokens: tuple[Token, ...] = ()
+        for (decision_id, annotator, gold, spans_json, relations_json, sid, position, text, tokens_json) in cur:
+            report.decisions += 1
+            if sid != sentence_id:
+                sentence_id, tokens = sid, decode_tokens(text, tokens_json)
+            who = f"{annotator}{' (gold)' if gold else ''}"
+            spans = decode_spans(spans_json)
+            report.spans += len(spans)
+            for span in spans:
+                problem = span_problem(span, text, tokens)
+                if problem:
+                    note("span off token boundaries", position, f"decision {decision_id} of {who}: {span.label} {problem}")
+            relations = decode_relations(relations_json)
+            report.relations += len(relations)
+            for relation in relations:
+                problem = relation_problem(relation, spans)
+                if problem:
+                    note("relation to a missing span", position, f"decision {decision_id} of {who}: {problem}")
+        return report
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def stats(self, dataset: str) -> dict[str, Any]:
+        """Counts for ``annotator stats``: articles, sentences, suggestions, decisions, spans per label.
+
+        Annotators' decisions and reviewers' gold decisions are counted separately:
+        ``decisions_per_annotator`` / ``spans_per_label_per_annotator`` (annotators only),
+        ``gold_decisions_per_reviewer`` / ``gold_spans_per_label`` (gold only); ``spans_per_label``
+        and ``relations_per_label`` sum the annotators' current accepted decisions, gold excluded.
+        """
+        dataset_id = self._dataset_id(dataset)
+        articles = self._one("SELECT COUNT(*) FROM articles WHERE dataset_id = ?", (dataset_id,))[0]
+        sentences = self.sentence_count(dataset)
+        suggestion_labels: dict[str, int] = {}
+        for (label, n) in self._query(
+            "SELECT json_extract(j.value, '$.label') AS label, COUNT(*) FROM suggestions g"
+            " JOIN sentences s ON s.id = g.sentence_id, json_each(g.spans) j"
+            " WHERE s.dataset_id = ? GROUP BY label ORDER BY label",
+            (dataset_id,),
+        ):
+            suggestion_labels[label] = n
+        sentences_with_suggestions = self._one(
+            "SELECT COUNT(DISTINCT g.sentence_id) FROM suggestions g JOIN sentences s ON s.id = g.sentence_id"
+            " WHERE s.dataset_id = ?",
+            (dataset_id,),
+        )[0]
+        # Annotators and reviewers (gold) are counted apart: a sum over both counts a sentence twice.
+        decisions: dict[str, dict[str, int]] = {}
+        gold_decisions: dict[str, dict[str, int]] = {}
+        for (annotator, gold, answer, n) in self._query(
+            "SELECT annotator, gold, answer, COUNT(*) FROM current WHERE dataset_id = ? AND answer IS NOT NULL"
+            " GROUP BY annotator, gold, answer ORDER BY annotator, answer",
+            (dataset_id,),
+        ):
+            (gold_decisions if gold else decisions).setdefault(annotator, {})[answer] = n
+        gold_sentences = self._one(
+            "SELECT COUNT(DISTINCT sentence_id) FROM current WHERE dataset_id = ? AND gold = 1 AND answer IS NOT NULL",
+            (dataset_id,),
+        )[0]
+        per_annotator: dict[str, dict[str, dict[str, int]]] = {"spans": {}, "relations": {}}
+        gold_labels: dict[str, dict[str, int]] = {"spans": {}, "relations": {}}
+        for what in ("spans", "relations"):
+            for (annotator, gold, label, n) in self._query(
+                "SELECT c.annotator, c.gold, json_extract(j.value, '$.label') AS label, COUNT(*) FROM current c"
+                f" JOIN decisions d ON d.id = c.decision_id, json_each(d.{what}) j"
+                " WHERE c.dataset_id = ? AND c.answer = 'accept' GROUP BY c.annotator, c.gold, label"
+                " ORDER BY c.annotator, label",
+                (dataset_id,),
+            ):
+                if gold:
+                    gold_labels[what][label] = gold_labels[what].get(label, 0) + n
+                else:
+                    per_annotator[what].setdefault(annotator, {})[label] = n
+        span_labels: dict[str, int] = {}
+        relation_labels: dict[str, int] = {}
+        for totals, what in ((span_labels, "spans"), (relation_labels, "relations")):
+            for labels in per_annotator[what].values():
+                for label, n in labels.items():
+                    totals[label] = totals.get(label, 0) + n
+        history_rows = self._one("SELECT COUNT(*) FROM decisions WHERE dataset_id = ?", (dataset_id,))[0]
+        return {
+            "dataset": dataset,
+            "articles": articles,
+            "sentences": sentences,
+            "sentences_with_suggestions": sentences_with_suggestions,
+            "suggestions_per_label": suggestion_labels,
+            "decisions_per_annotator": decisions,
+            "gold_decisions_per_reviewer": gold_decisions,
+            "gold_sentences": gold_sentences,
+            "history_rows": history_rows,
+            "spans_per_label": {k: span_labels[k] for k in sorted(span_labels)},
+            "relations_per_label": {k: relation_labels[k] for k in sorted(relation_labels)},
+            "spans_per_label_per_annotator": per_annotator["spans"],
+            "relations_per_label_per_annotator": per_annotator["relations"],
+            "gold_spans_per_label": gold_labels["spans"],
+            "gold_relations_per_label": gold_labels["relations"],
+        }
