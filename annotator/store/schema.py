@@ -28,6 +28,16 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
         raise ValueError(f"incomplete SQL statement in migration: {statement!r}")
 
 
+# ``current`` rebuilt from the history (its latest decision per dataset, annotator, gold and
+# sentence); v2 builds it this way and v3 rebuilds it. Never change this text: migrations are history.
+_REBUILD_CURRENT = """INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
+            SELECT d.dataset_id, d.annotator, d.gold, d.sentence_id, d.id, d.answer
+            FROM decisions d
+            WHERE d.id = (SELECT MAX(id) FROM decisions d2
+                          WHERE d2.sentence_id = d.sentence_id AND d2.annotator = d.annotator
+                            AND d2.gold = d.gold);"""
+
+
 def _v1_initial(conn: sqlite3.Connection) -> None:
     """Datasets, articles, sentences, suggestions and the append-only decision history."""
     _run_script(conn,
@@ -116,18 +126,13 @@ def _v2_current_index(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (dataset_id, annotator, gold, sentence_id)
         ) WITHOUT ROWID;
         CREATE INDEX current_by_sentence ON current (sentence_id, gold);
-        INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
-            SELECT d.dataset_id, d.annotator, d.gold, d.sentence_id, d.id, d.answer
-            FROM decisions d
-            WHERE d.id = (SELECT MAX(id) FROM decisions d2
-                          WHERE d2.sentence_id = d.sentence_id AND d2.annotator = d.annotator
-                            AND d2.gold = d.gold);
+        {rebuild_current}
         CREATE TRIGGER decisions_keep_current AFTER INSERT ON decisions
         BEGIN
             INSERT OR REPLACE INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
             VALUES (NEW.dataset_id, NEW.annotator, NEW.gold, NEW.sentence_id, NEW.id, NEW.answer);
         END;
-        """
+        """.replace("{rebuild_current}", _REBUILD_CURRENT)
     )
 
 
@@ -155,12 +160,7 @@ def _v3_current_upsert_and_drafts(conn: sqlite3.Connection) -> None:
             DO UPDATE SET decision_id = excluded.decision_id, answer = excluded.answer;
         END;
         DELETE FROM current;
-        INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
-            SELECT d.dataset_id, d.annotator, d.gold, d.sentence_id, d.id, d.answer
-            FROM decisions d
-            WHERE d.id = (SELECT MAX(id) FROM decisions d2
-                          WHERE d2.sentence_id = d.sentence_id AND d2.annotator = d.annotator
-                            AND d2.gold = d.gold);
+        {rebuild_current}
         CREATE TABLE drafts (
             dataset_id INTEGER NOT NULL REFERENCES datasets(id),
             annotator TEXT NOT NULL,
@@ -170,7 +170,7 @@ def _v3_current_upsert_and_drafts(conn: sqlite3.Connection) -> None:
             updated_at REAL NOT NULL,
             PRIMARY KEY (dataset_id, annotator, sentence_id)
         ) WITHOUT ROWID;
-        """
+        """.replace("{rebuild_current}", _REBUILD_CURRENT)
     )
 
 
