@@ -269,7 +269,7 @@ def record_from_example(example: Example, problems: list[str], where: str = "exa
         {"text": text[token.start : token.end], "start": token.start, "end": token.end, "id": index, "ws": token.ws}
         for index, token in enumerate(tokens)
     ]
-    record["spans"] = [_span_dict(span) for span in spans]
+    record["spans"] = [span.to_dict() for span in spans]
     if relations:
         by_key: dict[tuple[int, int], Span] = {}
         for span in spans:
@@ -278,8 +278,8 @@ def record_from_example(example: Example, problems: list[str], where: str = "exa
             {
                 "head": by_key[rel.head].token_end,
                 "child": by_key[rel.child].token_end,
-                "head_span": _span_dict(by_key[rel.head]),
-                "child_span": _span_dict(by_key[rel.child]),
+                "head_span": by_key[rel.head].to_dict(),
+                "child_span": by_key[rel.child].to_dict(),
                 "label": rel.label,
             }
             for rel in relations
@@ -317,18 +317,6 @@ def _aligned(example: Example, tokens: Sequence[Token], problems: list[str], whe
         relations.append(rel)
     return spans, relations
 
-
-def _span_dict(span: Span) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "start": span.start,
-        "end": span.end,
-        "token_start": span.token_start,
-        "token_end": span.token_end,
-        "label": span.label,
-    }
-    if span.source is not None:
-        data["source"] = span.source
-    return data
 
 
 def _versions(example: Example, tokens: Sequence[Token], problems: list[str], where: str) -> list[dict[str, Any]]:
