@@ -524,7 +524,7 @@ class Store:
         )
         self._check_record(record, allow_overlaps)
         with self.transaction():
-            return self._append(record, keep_existing=skip_existing, end_draft=True)
+            return self._append(record, self._dataset_of(sentence.id), keep_existing=skip_existing, end_draft=True)
 
     def add_imported_decisions(self, records: Iterable["DecisionRecord"], *, verbatim: bool = False) -> int:
         """Append decisions made elsewhere, each once (a ``uid`` stored already adds nothing).
@@ -536,25 +536,34 @@ class Store:
         were checked where they were made, and the target's drafts are left alone.
         """
         added = 0
+        dataset_of: dict[int, int] = {}  # sentence id -> dataset id, looked up once per sentence
         with self.transaction():
             for record in records:
                 if not verbatim:
                     self._check_record(record, allow_overlaps=True)
-                added += self._append(record, keep_existing=True, end_draft=not verbatim) is not None
+                sentence_id = record.sentence.id
+                if sentence_id not in dataset_of:
+                    dataset_of[sentence_id] = self._dataset_of(sentence_id)  # type: ignore[arg-type]
+                dataset_id = dataset_of[sentence_id]  # type: ignore[index]
+                added += self._append(record, dataset_id, keep_existing=True, end_draft=not verbatim) is not None
         return added
+
+    def _dataset_of(self, sentence_id: int) -> int:
+        row = self._one("SELECT dataset_id FROM sentences WHERE id = ?", (sentence_id,))
+        if row is None:
+            raise DatasetError(f"no sentence {sentence_id}", self.path)
+        return int(row[0])
 
     def _check_record(self, record: "DecisionRecord", allow_overlaps: bool) -> None:
         if record.answer is not None and record.answer not in ANSWERS:
             raise AnnotationError(f"answer must be one of {', '.join(ANSWERS)}, not {record.answer!r}")
         self.validate_annotation(record.sentence, record.spans, record.relations, allow_overlaps)
 
-    def _append(self, record: "DecisionRecord", *, keep_existing: bool, end_draft: bool) -> Decision | None:
+    def _append(
+        self, record: "DecisionRecord", dataset_id: int, *, keep_existing: bool, end_draft: bool
+    ) -> Decision | None:
         """Insert one decision row inside the caller's transaction (``None``: its uid was stored)."""
         sentence = record.sentence
-        row = self.conn.execute("SELECT dataset_id FROM sentences WHERE id = ?", (sentence.id,)).fetchone()
-        if row is None:
-            raise DatasetError(f"no sentence {sentence.id}", self.path)
-        dataset_id = row[0]
         supersedes = None
         if record.supersedes_uid is not None:
             found = self.conn.execute("SELECT id FROM decisions WHERE uid = ?", (record.supersedes_uid,)).fetchone()
@@ -700,7 +709,7 @@ class Store:
         )
         self._check_record(record, allow_overlaps=True)
         with self.transaction():
-            undone = self._append(record, keep_existing=False, end_draft=True)
+            undone = self._append(record, self._dataset_of(decision.sentence_id), keep_existing=False, end_draft=True)
         assert undone is not None
         return undone
 
