@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "annotator"
-CLI_MODULES = {"annotator.cli", "annotator.commands", "annotator.__main__"}
+CLI_MODULES = {"annotator.cli", "annotator.__main__"}
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|BEGIN|COMMIT|ROLLBACK|WITH)\b")
 
 # Places that broke the contract when it was written; each is to be moved into its owner and
@@ -62,7 +62,7 @@ def _violations() -> set[tuple[str, str]]:
     for name, path in MODULES.items():
         imports = _imports(name, path)
         in_tui = name.startswith("annotator.tui")
-        is_cli = name in CLI_MODULES
+        is_cli = any(name == m or name.startswith(m + ".") for m in CLI_MODULES)
 
         def uses(prefix: str) -> bool:
             return any(i == prefix or i.startswith(prefix + ".") for i in imports)
