@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from .errors import AnnotatorError, DatasetError, InputError
 from .model import Example, Relation, Sentence, Span, Token, overlapping_pairs
 from .segment import content_hash
-from .store import ImportCounts, Store
+from .store import DecisionRecord, ImportCounts, Store
 from .wording import plural
 
 DEFAULT_IMPORT_ANNOTATOR = "imported"
@@ -516,11 +516,12 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
         current = store.current_decision(sentence.id, name, gold)
         if current is not None and _same_content(current, example.answer or "accept", spans, relations):
             continue  # already this annotator's current decision (e.g. our own export imported back)
-        stored = store.add_decision(
-            sentence, annotator=name, answer=example.answer or "accept", spans=spans, relations=relations,
-            session=example.session or name, gold=gold, meta=meta, uid=uid,
-            created_at=example.timestamp if example.timestamp is not None else time.time(),
-            allow_overlaps=True, dataset_id=store.dataset_id(dataset), skip_existing=True,
-        )
-        added += stored is not None
+        added += store.add_imported_decisions([
+            DecisionRecord(
+                sentence, name, example.answer or "accept", uid,
+                example.timestamp if example.timestamp is not None else time.time(),
+                spans=tuple(spans), relations=tuple(relations), session=example.session or name, gold=gold,
+                meta=meta,
+            )
+        ])
     return added

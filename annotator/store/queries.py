@@ -226,11 +226,6 @@ class Store:
             raise DatasetError(f"no dataset {name!r} (datasets: {known})", self.path)
         return info
 
-    def dataset_id(self, name: str) -> int:
-        """Transitional: the dataset's id, for the one import call that still passes ``dataset_id``
-        to ``add_decision``; it goes with that call (imports use ``add_imported_decisions``)."""
-        return self._dataset_id(name)
-
     def _dataset_id(self, name: str) -> int:
         if name not in self._dataset_ids:
             self.dataset(name)
@@ -508,30 +503,23 @@ class Store:
         gold: bool = False,
         meta: dict[str, Any] | None = None,
         allow_overlaps: bool = True,
-        uid: str | None = None,
-        created_at: float | None = None,
-        dataset_id: int | None = None,
-        skip_existing: bool = False,
-    ) -> Decision | None:
+    ) -> Decision:
         """Append a decision made now (one committed transaction) and return it with its id.
 
         The annotator's previous current decision for the sentence (if any) is recorded in
         ``supersedes``; a saved (not gold) decision ends the sentence's draft. Spans are stored
         without their suggestion ``source`` and in order.
-
-        Transitional: ``uid``, ``created_at``, ``dataset_id`` and ``skip_existing`` serve only the
-        import of annotated files until it calls ``add_imported_decisions`` (``skip_existing``
-        returns ``None`` when the ``uid`` is stored already); they go with that call.
         """
-        del dataset_id  # the sentence's own row names its dataset
         record = DecisionRecord(
-            sentence, annotator, answer, uid or new_uid(), time.time() if created_at is None else created_at,
+            sentence, annotator, answer, new_uid(), time.time(),
             spans=tuple(spans), relations=tuple(relations), session=session, seconds=seconds, gold=gold,
             meta=dict(meta or {}),
         )
         self._check_record(record, allow_overlaps)
         with self.transaction():
-            return self._append(record, self._dataset_of(sentence.id), keep_existing=skip_existing, end_draft=True)
+            decision = self._append(record, self._dataset_of(sentence.id), keep_existing=False, end_draft=True)
+        assert decision is not None  # a new uid is never stored already
+        return decision
 
     def add_imported_decisions(self, records: Iterable["DecisionRecord"], *, verbatim: bool = False) -> int:
         """Append decisions made elsewhere, each once (a ``uid`` stored already adds nothing).
