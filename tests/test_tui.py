@@ -846,3 +846,63 @@ async def test_a_draft_of_a_decided_sentence_is_restored_over_the_decision(db, s
         assert screen.progress == 1
         await pilot.press("u")
         assert shown(screen.editor) == saved and draft_of(db, 5) is None
+
+
+@sync
+async def test_a_draft_over_an_accepted_sentence_says_so_when_navigating_back(db, scheme):
+    # The reviewer's sequence (issue #17 item 13): sentence 2 accepted with Ukraine, `:2`, delete
+    # Ukraine, `]`, `[` -> the status says "draft restored" and the header does not claim the shown
+    # spans are the accepted decision -- the same as after reopening.
+    app = make_app(db, scheme, start=2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await go_to_token(pilot, screen, token_index(screen.sentence, "Ukraine"))
+        await pilot.press("g", "a")  # accept sentence 2 with Ukraine GPE
+        await pilot.press("colon", "2", "enter")
+        assert screen.position == 2
+        header = str(screen.query_one("#header").render())
+        assert "✔ accepted" in header and "not saved" not in header
+        await go_to_token(pilot, screen, token_index(screen.sentence, "Ukraine"))
+        await pilot.press("d")
+        edited = shown(screen.editor)
+        assert ("Ukraine", "GPE") not in edited
+        assert "✔ accepted · edited, not saved" in str(screen.query_one("#header").render())
+        await pilot.press("right_square_bracket", "left_square_bracket")
+        assert screen.position == 2 and shown(screen.editor) == edited
+        header = str(screen.query_one("#header").render())
+        status = str(screen.query_one("#status").render())
+        assert "✔ accepted · edited, not saved" in header
+        assert "draft restored" in status and "u goes back to the saved decision" in status
+        await pilot.press("q", "q")
+    sentence, decision = current(db, 2)
+    assert ("Ukraine", "GPE") in spans_of(sentence, decision)  # the decision is unchanged
+    app = make_app(db, scheme, start=2)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert shown(screen.editor) == edited
+        assert "✔ accepted · edited, not saved" in str(screen.query_one("#header").render())
+        assert "draft restored" in str(screen.query_one("#status").render())
+        await pilot.press("u")  # back to the decision: the header is plain again
+        assert ("Ukraine", "GPE") in shown(screen.editor)
+        header = str(screen.query_one("#header").render())
+        assert "✔ accepted" in header and "not saved" not in header
+        assert "draft restored" not in str(screen.query_one("#status").render())
+
+
+@sync
+async def test_a_draft_of_an_undecided_sentence_says_restored_when_navigating_back(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        suggested = shown(screen.editor)
+        await go_to_token(pilot, screen, token_index(screen.sentence, "CNN"))
+        await pilot.press("d")
+        await go_to_token(pilot, screen, token_index(screen.sentence, "Washington"))
+        await pilot.press("d")  # two edits
+        await pilot.press("right_square_bracket", "left_square_bracket")
+        status = str(screen.query_one("#status").render())
+        assert "draft restored" in status and "u goes back to the suggestions" in status
+        await pilot.press("u")  # back to the suggestions (not one edit back), as the status says
+        assert shown(screen.editor) == suggested and draft_of(db, 4) is None
+        await pilot.press("right_square_bracket", "left_square_bracket")
+        assert "draft restored" not in str(screen.query_one("#status").render())

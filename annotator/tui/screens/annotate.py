@@ -135,13 +135,16 @@ class AnnotateScreen(Screen):
         """A screen message (saved, moved, refused) shown when the editor has none."""
         self.session_stack: list[SessionEntry] = []
         """Decisions of this session, newest last (what undo walks back)."""
-        self.drafts: dict[int, SentenceEditor] = {}
-        """Editors of sentences left with unsaved edits in this session, by position (with their undo)."""
+        self.drafts: dict[int, tuple] = {}
+        """What sentences left with unsaved edits in this session showed, by position (canonical
+        spans and relations): the store's draft when it could not be kept there."""
         self.draft_positions: set[int] = set()
         """Positions known (this session) to have a draft in the store."""
         self._baseline: tuple | None = None
         self._stored_draft: tuple | None = None
         self._synced: tuple | None = None
+        self._unsaved = False
+        """True when the editor shows spans or relations other than the saved decision / suggestions."""
         self.shown_at = time.monotonic()
         self.last_search = ""
         self._articles: dict[int, ArticleContext] = {}
@@ -234,7 +237,7 @@ class AnnotateScreen(Screen):
             return False
         position = max(1, min(self.count, position))
         if self.editor is not None and self.editor.is_dirty and self.position and restore is None:
-            self.drafts[self.position] = self.editor
+            self.drafts[self.position] = content_of(self.editor)
         row = self.context.store.sentence_at(self.context.dataset, position)
         if row is None:
             self.say(f"no sentence {position}")
@@ -256,16 +259,17 @@ class AnnotateScreen(Screen):
         stored = self._load_draft(sentence)
         self._stored_draft = None if stored is None else normalized(*stored)
         self._synced = None
+        # One path for every way back to a sentence with a draft (navigating within the session or
+        # reopening): the saved decision / suggestions with the draft over them as one edit, so the
+        # status line says so and u goes back to what is saved. What this session left here wins
+        # over the store's draft only because that one may have failed to be kept.
+        draft = self.drafts.pop(position, self._stored_draft)
         if restore is not None:
             editor = restore.editor
             editor.message = ""
-            self.drafts.pop(position, None)
-        elif position in self.drafts:
-            editor = self.drafts.pop(position)
-            editor.message = ""  # what it said last time is stale; the screen's message is shown
-        elif self._stored_draft is not None and self._stored_draft != self._baseline:
+        elif draft is not None and draft != self._baseline:
             editor = base
-            editor.apply_draft(*self._stored_draft)
+            editor.apply_draft(*draft)
             saved = "the saved decision" if self.decision is not None and self.decision.answer is not None else "the suggestions"
             message = (message + " · " if message else "") + (
                 f"draft restored: edits not accepted yet (a accepts them, u goes back to {saved})"
@@ -278,8 +282,8 @@ class AnnotateScreen(Screen):
         before, after, note = self._context_lines()
         self.query_one(SentenceView).show(editor, before, after, note)
         self._refresh_panels()
-        self._refresh_header()
         self._sync_draft()
+        self._refresh_header()
         self._maybe_request_suggestions()
         return True
 
@@ -305,6 +309,7 @@ class AnnotateScreen(Screen):
         if marker == self._synced:
             return
         content = content_of(editor)
+        self._unsaved = content != self._baseline
         try:
             if content == self._baseline:
                 if self._stored_draft is not None:
@@ -361,6 +366,8 @@ class AnnotateScreen(Screen):
         badge = ""
         if self.decision is not None and self.decision.answer is not None:
             badge = ANSWER_BADGES.get(self.decision.answer, self.decision.answer)
+            if self._unsaved:  # the spans shown are a draft over the decision, not the decision
+                badge += " · edited, not saved"
         content = Content.from_markup(
             "[b]$dataset[/] · $annotator · sentence [b]$position[/] of $count [b]$badge[/]· decided $progress/$count · [i]$title[/]",
             dataset=self.context.dataset,
@@ -406,7 +413,10 @@ class AnnotateScreen(Screen):
         self._quit_armed = False
         self.query_one(SentenceView).update_editor()
         self._refresh_panels()
+        unsaved = self._unsaved
         self._sync_draft()
+        if self._unsaved != unsaved:
+            self._refresh_header()
 
     # -- keys not in the keymap: label hotkeys, relation hotkeys, span numbers -----------------
     #
