@@ -76,7 +76,7 @@ def test_stale_and_missing_current_rows_are_reported(healthy_db):
     conn.execute("DROP TRIGGER decisions_keep_current")
     sid, _, _ = _sentence_row(conn, 4)
     conn.execute("INSERT INTO decisions (uid, dataset_id, sentence_id, annotator, answer, created_at)"
-                 " VALUES ('late', 1, ?, 'alice', 'ignore', 99.0)", (sid,))
+                 " VALUES ('late', 1, ?, 'alice', 'ignore', 4e9)", (sid,))  # newer than every decision
     sid5, _, _ = _sentence_row(conn, 5)
     conn.execute("INSERT INTO decisions (uid, dataset_id, sentence_id, annotator, answer, created_at)"
                  " VALUES ('lost', 1, ?, 'bob', 'accept', 99.0)", (sid5,))

@@ -8,7 +8,7 @@ re-imports of earlier ones, gold records), reviewers' gold decisions, `review --
 a second database. Afterwards:
 
 - ``current`` names each (dataset, annotator, gold, sentence)'s latest decision row, computed from
-  scratch over ``decisions`` (max id per key); that latest-row model is "the truth";
+  scratch over ``decisions`` (newest ``created_at`` per key, ties by id); that model is "the truth";
 - ``show --annotator`` (and ``--gold``), ``stats`` (``Store.stats`` and ``stats --json``),
   ``export`` (jsonl with every answer, CoNLL per annotator and gold), ``agreement --json`` (its
   per-annotator counts), the versions ``review`` loads (``gold.load_versions``) and
@@ -275,7 +275,9 @@ def latest_rows(db: Path) -> dict[tuple[str, bool, int], tuple[int, str | None, 
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT d.annotator, d.gold, d.sentence_id, d.id, d.answer, d.spans, d.relations FROM decisions d"
-            " WHERE d.id IN (SELECT MAX(id) FROM decisions GROUP BY dataset_id, annotator, gold, sentence_id)"
+            " WHERE d.id = (SELECT d2.id FROM decisions d2 WHERE d2.dataset_id = d.dataset_id"
+            " AND d2.annotator = d.annotator AND d2.gold = d.gold AND d2.sentence_id = d.sentence_id"
+            " ORDER BY d2.created_at DESC, d2.id DESC LIMIT 1)"
         ).fetchall()
     conn.close()
     return {

@@ -374,3 +374,81 @@ def test_undo_of_a_decision_brought_back_by_an_earlier_undo(seeded_store, gold):
         store.undo(d2)
     with pytest.raises(AnnotationError, match="changed elsewhere"):
         store.undo(d1)
+
+
+def _prodigy_file(path: Path, label: str, timestamp: int) -> Path:
+    import json
+
+    record = {"text": "Paris is nice.", "spans": [{"start": 0, "end": 5, "label": label}], "answer": "accept",
+              "_annotator_id": "dave", "_timestamp": timestamp}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    return path
+
+
+def _dave_label(db: Path) -> str:
+    with Store(db) as store:
+        sentence = store.sentence_at("d", 1).sentence
+        return store.current_decision(sentence.id, "dave").spans[0].label
+
+
+def test_merge_in_either_direction_gives_the_same_current_decision(tmp_path):
+    """``current`` is the newest decision by time, not the row added last: merging A into B and B
+    into A agree, and importing an older version after a newer one keeps the newer one current."""
+    import shutil
+
+    from annotator.annotated_import import import_annotated
+    from annotator.labels import find_scheme
+    from annotator.store import merge_into
+
+    scheme = find_scheme(None)
+    q0 = _prodigy_file(tmp_path / "q0.jsonl", "GPE", 1000)
+    qa = _prodigy_file(tmp_path / "qa.jsonl", "LOC", 3000)
+    qb = _prodigy_file(tmp_path / "qb.jsonl", "FAC", 2000)
+    pa, pb = tmp_path / "pa.db", tmp_path / "pb.db"
+    with Store(pa) as store:
+        store.ensure_dataset("d")
+        import_annotated(store, "d", q0, "prodigy", scheme)
+    shutil.copy(pa, pb)
+    with Store(pa) as store:
+        import_annotated(store, "d", qa, "prodigy", scheme)
+    with Store(pb) as store:
+        import_annotated(store, "d", qb, "prodigy", scheme)
+    assert (_dave_label(pa), _dave_label(pb)) == ("LOC", "FAC")
+    pc = tmp_path / "pc.db"
+    shutil.copy(pa, pc)
+    with Store(pa) as store:
+        merge_into(store, pb)
+    with Store(pb) as store:
+        merge_into(store, pc)
+    assert _dave_label(pa) == _dave_label(pb) == "LOC"  # the decision of time 3000
+    for db in (pa, pb):
+        with Store(db) as store:
+            assert store.verify("d").ok
+    # One database, the three versions in the order GPE, LOC, FAC: LOC (time 3000) stays current,
+    # FAC goes into the history superseding GPE, the newest decision before it.
+    pd = tmp_path / "pd.db"
+    with Store(pd) as store:
+        store.ensure_dataset("d")
+        for path in (q0, qa, qb):
+            import_annotated(store, "d", path, "prodigy", scheme)
+        sentence = store.sentence_at("d", 1).sentence
+        history = {d.spans[0].label: d for d in store.history(sentence.id, "dave")}
+        assert history["FAC"].supersedes == history["GPE"].id
+        assert history["LOC"].supersedes == history["GPE"].id
+        assert store.verify("d").ok
+    assert _dave_label(pd) == "LOC"
+
+
+def test_a_decision_made_now_is_current_even_when_the_clock_stepped_back(seeded_store, monkeypatch):
+    import time as time_module
+
+    store = seeded_store
+    sentence = first(store)
+    kyiv = span_of(sentence, "Kyiv", "GPE")
+    d1 = store.add_decision(sentence, annotator="alice", answer="accept", spans=[kyiv])
+    monkeypatch.setattr(time_module, "time", lambda: d1.created_at - 3600.0)  # an hour back
+    d2 = store.add_decision(sentence, annotator="alice", answer="reject")
+    assert d2.created_at > d1.created_at and d2.supersedes == d1.id
+    assert store.current_decision(sentence.id, "alice").id == d2.id
+    u2 = store.undo(d2)
+    assert u2.created_at > d2.created_at and store.current_decision(sentence.id, "alice").id == u2.id

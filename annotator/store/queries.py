@@ -517,7 +517,9 @@ class Store:
         )
         self._check_record(record, allow_overlaps)
         with self.transaction():
-            decision = self._append(record, self._dataset_of(sentence.id), keep_existing=False, end_draft=True)
+            decision = self._append(
+                record, self._dataset_of(sentence.id), keep_existing=False, end_draft=True, made_now=True
+            )
         assert decision is not None  # a new uid is never stored already
         return decision
 
@@ -555,20 +557,40 @@ class Store:
         self.validate_annotation(record.sentence, record.spans, record.relations, allow_overlaps)
 
     def _append(
-        self, record: "DecisionRecord", dataset_id: int, *, keep_existing: bool, end_draft: bool
+        self, record: "DecisionRecord", dataset_id: int, *, keep_existing: bool, end_draft: bool, made_now: bool = False
     ) -> Decision | None:
-        """Insert one decision row inside the caller's transaction (``None``: its uid was stored)."""
+        """Insert one decision row inside the caller's transaction (``None``: its uid was stored).
+
+        ``current`` follows the newest ``created_at`` (see schema v4). A decision ``made_now`` is
+        timed after the current one even if the clock stepped back, so it always becomes current.
+        A decision from elsewhere older than the current one goes into the history only, and
+        supersedes the newest decision before it.
+        """
         sentence = record.sentence
+        created_at = record.created_at
         supersedes = None
         if record.supersedes_uid is not None:
             found = self.conn.execute("SELECT id FROM decisions WHERE uid = ?", (record.supersedes_uid,)).fetchone()
             supersedes = found[0] if found else None
         if supersedes is None:
+            key = (dataset_id, record.annotator, int(record.gold), sentence.id)
             previous = self.conn.execute(
-                "SELECT decision_id FROM current WHERE dataset_id = ? AND annotator = ? AND gold = ? AND sentence_id = ?",
-                (dataset_id, record.annotator, int(record.gold), sentence.id),
+                "SELECT c.decision_id, d.created_at FROM current c JOIN decisions d ON d.id = c.decision_id"
+                " WHERE c.dataset_id = ? AND c.annotator = ? AND c.gold = ? AND c.sentence_id = ?",
+                key,
             ).fetchone()
-            supersedes = previous[0] if previous else None
+            if previous is not None:
+                if made_now and created_at <= previous[1]:
+                    created_at = previous[1] + 1e-6
+                if created_at >= previous[1]:
+                    supersedes = previous[0]
+                else:
+                    before = self.conn.execute(
+                        "SELECT id FROM decisions WHERE dataset_id = ? AND annotator = ? AND gold = ? AND sentence_id = ?"
+                        " AND created_at <= ? ORDER BY created_at DESC, id DESC LIMIT 1",
+                        (*key, created_at),
+                    ).fetchone()
+                    supersedes = before[0] if before else None
         verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
         cur = self.conn.execute(
             f"{verb} INTO decisions (uid, dataset_id, sentence_id, annotator, session, answer, spans, relations,"
@@ -582,7 +604,7 @@ class Store:
                 record.answer,
                 encode_spans(record.spans),
                 encode_relations(record.relations),
-                record.created_at,
+                created_at,
                 float(record.seconds),
                 supersedes,
                 record.kind,
@@ -600,7 +622,7 @@ class Store:
             )
         return Decision(
             int(cur.lastrowid), record.uid, sentence.id, record.annotator, record.session, record.answer,
-            record.spans, record.relations, record.created_at, float(record.seconds), supersedes, record.kind,
+            record.spans, record.relations, created_at, float(record.seconds), supersedes, record.kind,
             record.gold, dict(record.meta),
         )
 
@@ -644,10 +666,13 @@ class Store:
         return self._decision(row)
 
     def current_decision(self, sentence_id: int, annotator: str, gold: bool = False) -> Decision | None:
-        """The annotator's latest decision row for the sentence (possibly an undo with answer None)."""
+        """The annotator's newest decision row for the sentence (possibly an undo with answer None).
+
+        Newest by ``created_at``, ties by the row added last: the rule ``current`` follows.
+        """
         row = self._one(
             f"SELECT {self._DECISION_COLUMNS} FROM decisions d WHERE d.sentence_id = ? AND d.annotator = ?"
-            " AND d.gold = ? ORDER BY d.id DESC LIMIT 1",
+            " AND d.gold = ? ORDER BY d.created_at DESC, d.id DESC LIMIT 1",
             (sentence_id, annotator, int(gold)),
         )
         return None if row is None else self._decision(row)
@@ -704,7 +729,9 @@ class Store:
         )
         self._check_record(record, allow_overlaps=True)
         with self.transaction():
-            undone = self._append(record, self._dataset_of(decision.sentence_id), keep_existing=False, end_draft=True)
+            undone = self._append(
+                record, self._dataset_of(decision.sentence_id), keep_existing=False, end_draft=True, made_now=True
+            )
         assert undone is not None
         return undone
 
@@ -815,8 +842,9 @@ class Store:
         # current rows that are stale (a later decision exists, or the answer differs) or point nowhere
         for (sentence_id, position, annotator, gold, current_id, latest_id, answer, latest_answer) in self._query(
             "SELECT c.sentence_id, s.position, c.annotator, c.gold, c.decision_id,"
-            " (SELECT MAX(d.id) FROM decisions d WHERE d.sentence_id = c.sentence_id AND d.annotator = c.annotator"
-            "  AND d.gold = c.gold AND d.dataset_id = c.dataset_id) AS latest,"
+            " (SELECT d.id FROM decisions d WHERE d.sentence_id = c.sentence_id AND d.annotator = c.annotator"
+            "  AND d.gold = c.gold AND d.dataset_id = c.dataset_id ORDER BY d.created_at DESC, d.id DESC LIMIT 1)"
+            " AS latest,"
             " c.answer, (SELECT d.answer FROM decisions d WHERE d.id = c.decision_id)"
             " FROM current c LEFT JOIN sentences s ON s.id = c.sentence_id WHERE c.dataset_id = ?"
             " AND (latest IS NULL OR latest != c.decision_id OR c.answer IS NOT"

@@ -174,5 +174,40 @@ def _v3_current_upsert_and_drafts(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_v1_initial, _v2_current_index, _v3_current_upsert_and_drafts]
+def _v4_current_is_the_newest(conn: sqlite3.Connection) -> None:
+    """``current`` names each (annotator, gold, sentence)'s newest decision by time, not the row
+    inserted last.
+
+    Before, a merge or an import of an older decision after a newer one made the older one
+    current, so merging database A into B and B into A gave different answers. Now the newest
+    ``created_at`` wins (ties: the row inserted last). Decisions made now always get a time after
+    the current one (``Store.add_decision``), so a clock that steps back never hides a new decision.
+    ``current`` is rebuilt from the history by the same rule.
+    """
+    _run_script(conn,
+        """
+        DROP TRIGGER decisions_keep_current;
+        CREATE TRIGGER decisions_keep_current AFTER INSERT ON decisions
+        BEGIN
+            INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
+            VALUES (NEW.dataset_id, NEW.annotator, NEW.gold, NEW.sentence_id, NEW.id, NEW.answer)
+            ON CONFLICT (dataset_id, annotator, gold, sentence_id)
+            DO UPDATE SET decision_id = excluded.decision_id, answer = excluded.answer
+            WHERE (SELECT d.created_at FROM decisions d WHERE d.id = current.decision_id) <= NEW.created_at;
+        END;
+        DELETE FROM current;
+        INSERT INTO current (dataset_id, annotator, gold, sentence_id, decision_id, answer)
+            SELECT d.dataset_id, d.annotator, d.gold, d.sentence_id, d.id, d.answer
+            FROM decisions d
+            WHERE d.id = (SELECT d2.id FROM decisions d2
+                          WHERE d2.sentence_id = d.sentence_id AND d2.annotator = d.annotator
+                            AND d2.gold = d.gold
+                          ORDER BY d2.created_at DESC, d2.id DESC LIMIT 1);
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _v1_initial, _v2_current_index, _v3_current_upsert_and_drafts, _v4_current_is_the_newest,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
