@@ -688,6 +688,13 @@ class SentenceEditor:
         self.selected_relation = ordered[index]
         return True
 
+    def _begin_on_selected_relation(self) -> "EditRelation | None":
+        """The start of every action on the selected relation: a new edit step, relation mode left,
+        and the selected relation (None, with a message, when there is none)."""
+        self._begin()
+        self._leave_relation_mode()
+        return self._selected()
+
     def _selected(self) -> EditRelation | None:
         for edit_relation in self.relations:
             if edit_relation.relation == self.selected_relation:
@@ -697,9 +704,7 @@ class SentenceEditor:
 
     def delete_relation(self) -> bool:
         """Delete the selected relation."""
-        self._begin()
-        self._leave_relation_mode()
-        selected = self._selected()
+        selected = self._begin_on_selected_relation()
         if selected is None:
             return False
         description = self.describe_relation(selected.relation)
@@ -710,9 +715,7 @@ class SentenceEditor:
 
     def reverse_relation(self) -> bool:
         """Swap head and child of the selected relation (refused when the label does not allow it)."""
-        self._begin()
-        self._leave_relation_mode()
-        selected = self._selected()
+        selected = self._begin_on_selected_relation()
         if selected is None:
             return False
         rel = selected.relation
@@ -734,9 +737,7 @@ class SentenceEditor:
 
     def relabel_relation(self) -> bool:
         """Start picking a new label for the selected relation."""
-        self._begin()
-        self._leave_relation_mode()
-        selected = self._selected()
+        selected = self._begin_on_selected_relation()
         if selected is None:
             return False
         rel = selected.relation
