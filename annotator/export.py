@@ -50,7 +50,8 @@ class ExportSummary:
     examples: int = 0
     train: int = 0
     dev: int = 0
-    problems: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    """``(kind, message)``, the first of each kind."""
     problem_counts: Counter = field(default_factory=Counter)
     command: str = ""
 
@@ -95,7 +96,8 @@ class ExportCheck:
     sentences: int
     """Accepted sentences the export would hold."""
     problem_counts: Counter
-    problems: list[str]
+    problems: list[tuple[str, str]]
+    """``(kind, message)``, the first of each kind."""
 
 
 def check_export(store: Store, dataset: str, source: str | None) -> ExportCheck | None:
@@ -110,7 +112,7 @@ def check_export(store: Store, dataset: str, source: str | None) -> ExportCheck 
     counts, problems = training_data_problems([e for e, _ in pairs], needs_ents=True)
     unannotated = store.sentence_count(dataset) - len({s.id for _, s in pairs})
     if unannotated:
-        counts["sentences without an accepted decision"] += unannotated
+        counts[UNACCEPTED] += unannotated
     return ExportCheck(chosen, len(pairs), counts, problems)
 
 
@@ -198,19 +200,24 @@ def split_articles(article_ids: Iterable[int], fraction: float, seed: int) -> se
     return set(ids[:n_dev])
 
 
-def training_data_problems(examples: Sequence[Example], *, needs_ents: bool) -> tuple[Counter, list[str]]:
+UNACCEPTED = "sentences without an accepted decision"
+"""The one wording of the sentences an export leaves out (``export`` and ``check``)."""
+
+
+def training_data_problems(examples: Sequence[Example], *, needs_ents: bool) -> tuple[Counter, list[tuple[str, str]]]:
     """Problems of the training data an export holds, that the export would otherwise hide
     (spans off token boundaries or around whitespace, overlaps a DocBin's ``doc.ents`` cannot
-    hold, relations to missing spans, rare labels): counted per kind and listed (first 200).
+    hold, relations to missing spans, rare labels): counted per kind and listed as ``(kind,
+    message)`` (the first 50 of each kind).
     Not to be confused with ``formats.checks``, which validates records as a reader reads them."""
     counts: Counter = Counter()
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     label_counts: Counter = Counter()
 
     def note(kind: str, message: str) -> None:
         counts[kind] += 1
-        if len(problems) < 200:
-            problems.append(message)
+        if counts[kind] <= 50:
+            problems.append((kind, message))
 
     for example in examples:
         where = f"sentence {example.meta.get('position', '?')}"
@@ -261,7 +268,7 @@ def run_export(
     counts, problems = training_data_problems(examples, needs_ents=plan.fmt == "spacy")
     unannotated = store.sentence_count(plan.dataset) - len({s.id for _, s in examples_with_sentences})
     if unannotated > 0:
-        counts["sentences annotated by nobody (not exported)"] += unannotated
+        counts[UNACCEPTED] += unannotated
     summary.problem_counts = counts
     summary.problems = problems
     if strict and counts:
@@ -297,7 +304,7 @@ def run_export(
         try:
             more = write(items, tmp, options)
             if more:
-                summary.problems.extend(more)
+                summary.problems.extend(("written with a problem", m) for m in more)
                 summary.problem_counts["written with a problem"] += len(more)
             if target.is_dir():
                 # an empty folder, or (checked above) --force: the new folder takes its place

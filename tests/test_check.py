@@ -154,7 +154,7 @@ def test_integrity_check_failure_is_reported(healthy_db, how):
     assert not report.integrity_ok and not report.ok and report.integrity
     result = run_cli("check", "demo", "--db", str(healthy_db), "--source", "alice", "--strict")
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert "integrity check:" in result.stdout and report.integrity[0] in result.stdout
+    assert "database: DAMAGED" in result.stdout and f"  {report.integrity[0]}" in result.stdout
 
 
 def test_check_without_decisions_still_verifies_the_database(tmp_path):
@@ -163,3 +163,66 @@ def test_check_without_decisions_still_verifies_the_database(tmp_path):
     result = run_cli("check", "demo", "--db", str(db), "--strict")
     assert result.returncode == 0, result.stderr
     assert "database: ok" in result.stdout and "no decisions yet" in result.stdout
+
+
+def _damage(db: Path, table: str) -> Path:
+    """Overwrite 64 bytes of ``table``'s root page (its cell pointers), as a failing disk would."""
+    conn = _raw(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA journal_mode = DELETE")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    conn.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * page_size + 8)
+        f.write(b"\xab" * 64)
+    return db
+
+
+@pytest.mark.parametrize("table", ["decisions", "sentences", "suggestions"])
+@pytest.mark.parametrize("strict", [False, True])
+def test_damaged_database_is_reported_as_damaged_and_exits_2(healthy_db, table, strict):
+    _damage(healthy_db, table)
+    result = run_cli("check", "demo", "--db", str(healthy_db), "--source", "alice", *(["--strict"] if strict else []))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("database: DAMAGED ("), result.stdout
+    n = int(re.search(r"\((\d+) problems?", lines[0]).group(1))
+    # SQLite's own messages, indented under the heading, the first 10 and how many more
+    assert all(line.startswith("  ") for line in lines[1:]), result.stdout
+    shown = [line for line in lines[1:] if not line.startswith("  and ")]
+    assert len(shown) == min(n, 10) and "*** in database" not in result.stdout
+    if n > 10:
+        assert lines[-1] == f"  and {n - 10} more"
+    assert "export of" not in result.stdout and "checked" not in lines[0].split("(")[0]
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "the database is damaged" in result.stderr
+
+
+def test_check_help_says_it_verifies_the_database():
+    result = run_cli("check", "--help")
+    assert result.returncode == 0 and "Verify the database" in result.stdout
+
+
+def test_problem_lines_sit_under_their_own_kind(healthy_db):
+    from annotator.model import Span
+    from annotator.store import Store
+
+    with Store(healthy_db) as store:
+        s = store.sentence_at("demo", 5).sentence
+        a = Span(s.tokens[0].start, s.tokens[1].end, "ORG", 0, 1)
+        b = Span(s.tokens[1].start, s.tokens[2].end, "GPE", 1, 2)
+        store.add_decision(s, annotator="alice", answer="accept", spans=[a, b])
+    check = run_cli("check", "demo", "--db", str(healthy_db), "--source", "alice")
+    export = run_cli("export", "demo", "--db", str(healthy_db), "--source", "alice", "--out", str(healthy_db.parent / "x"),
+                     "--labels", str(Path(__file__).parent.parent / "annotator" / "data" / "labels.yaml"))
+    assert export.returncode == 0, export.stderr
+    for text in (check.stdout, export.stderr):
+        lines = text.splitlines()
+        heading = lines.index(next(l for l in lines if l.startswith("  overlapping spans")))
+        assert lines[heading + 1].startswith("    sentence 5: ORG"), text
+        rare = lines.index(next(l for l in lines if l.startswith("  label with fewer than 10 examples")))
+        assert lines[rare + 1].startswith("    label "), text
+        assert any(l.startswith("  sentences without an accepted decision: ") for l in lines), text
+        assert "annotated by nobody" not in text

@@ -369,3 +369,25 @@ def test_core_modules_import_no_heavy_libraries(module):
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] in ('spacy','textual')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize("args", [("check", "demo"), ("show", "demo"), ("stats", "demo"), ("datasets",), ("--help",)])
+def test_closed_pipe_is_quiet_and_keeps_the_exit_code(tmp_path, args):
+    """`annotator ... | head -2`: the reader goes away; every command ends as it would have, silently."""
+    import subprocess
+    import sys as _sys
+
+    from .conftest import ROOT, SEED
+
+    db = tmp_path / "p.db"
+    assert run_cli("import", "demo", str(SEED), "--db", str(db), "--no-model").returncode == 0
+    full = [*args, "--db", str(db)] if args != ("--help",) and args != ("datasets",) else list(args)
+    if args == ("datasets",):
+        full += ["--db", str(db)]
+    expected = run_cli(*full).returncode
+    proc = subprocess.Popen([_sys.executable, "-m", "annotator", *full], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # no reader left: the first write gets EPIPE
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == expected == 0, err
+    assert err == b""

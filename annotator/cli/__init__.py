@@ -205,8 +205,12 @@ def check_command(
     labels: Optional[Path] = LabelsOption,
     db: Optional[Path] = DbOption,
 ) -> None:
-    """Find what an export would otherwise hide: off-token spans, whitespace, overlaps, dangling relations, rare labels."""
+    """Verify the database (SQLite's integrity check, the current index against the history, spans on
+    token boundaries, relations to existing spans), then find what an export would otherwise hide:
+    off-token spans, whitespace, overlaps, dangling relations, rare labels. A damaged database exits 2."""
+    from ..errors import StoreError
     from ..export import check_export
+    from ..wording import plural
     from . import render
 
     _scheme(labels)  # a bad --labels file is an error here too
@@ -214,16 +218,16 @@ def check_command(
     with _store(db, readonly=True) as store:
         report = store.verify(dataset)
         render.verify_report(out, report)
+        if report.damaged:  # not a warning: nothing read from it can be trusted, --strict or not
+            raise StoreError(f"the database is damaged ({plural(len(report.integrity), 'problem')}); "
+                             "restore it from a backup (or try `sqlite3 FILE .recover`)", store.path)
         check = check_export(store, dataset, source)
         if check is None:
             out.print(f"{dataset}: no decisions yet, nothing an export would hold")
         else:
             render.export_check(out, check)
-    database_problems = sum(report.counts.values()) + (0 if report.integrity_ok else len(report.integrity))
-    found = database_problems + (sum(check.problem_counts.values()) if check is not None else 0)
+    found = sum(report.counts.values()) + (sum(check.problem_counts.values()) if check is not None else 0)
     if strict and found:
-        from ..wording import plural
-
         raise DatasetError(f"{plural(found, 'problem')} found (--strict)")
 
 
@@ -367,10 +371,55 @@ def annotate_command(
     run(path, dataset, annotator, scheme, start=start)
 
 
+class _PipeGuard:
+    """sys.stdout/sys.stderr for every command: when the reader goes away (``annotator ... | head``),
+    the rest of the output goes to /dev/null and the command finishes with its own exit code, quietly."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _gone(self) -> None:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main() -> None:
-    """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    """Console-script entry point: user errors become one line on stderr and exit code 2; a closed
+    pipe is never an error (:class:`_PipeGuard`); SQLite errors that escaped the store become one line."""
+    import sqlite3
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _PipeGuard):
+            setattr(sys, name, _PipeGuard(stream))
     try:
         app(standalone_mode=False)
+    except sqlite3.DatabaseError as exc:
+        from ..store.connection import translate
+
+        _err(f"annotator: {translate(exc, '').problem}")
+        sys.exit(2)
     except AnnotatorError as exc:
         _err(f"annotator: {exc.message}")
         sys.exit(exc.exit_code)

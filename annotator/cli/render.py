@@ -238,8 +238,29 @@ def agreement_tables(data: dict) -> None:
     out.print(answers)
 
 
+def _grouped(out, counts, problems, *, per_kind: int, stream=None) -> None:
+    """Each kind's count as a heading with its first ``per_kind`` messages (and how many more) under it."""
+    stream = stream or out
+    for kind, n in sorted(counts.items()):
+        stream.print(f"  {kind}: {n}")
+        messages = [message for k, message in problems if k == kind][:per_kind]
+        for message in messages:
+            stream.print(f"    {message}")
+        if messages and n > len(messages):
+            stream.print(f"    and {n - len(messages)} more")
+
+
 def verify_report(out, report) -> None:
     """``Store.verify``'s findings: what was checked, counts per kind, the first problems."""
+    if report.damaged:
+        lines = report.integrity
+        out.print(f"database: DAMAGED ({plural(len(lines), 'problem')} found by SQLite's integrity check; "
+                  "the decisions and the export were not checked)")
+        for line in lines[:10]:
+            out.print(f"  {line}")
+        if len(lines) > 10:
+            out.print(f"  and {len(lines) - 10} more")
+        return
     checked = (f"{plural(report.decisions, 'stored decision')} ({plural(report.spans, 'span')}, "
                f"{plural(report.relations, 'relation')}), {plural(report.current_rows, 'current row')}")
     if report.ok:
@@ -247,15 +268,9 @@ def verify_report(out, report) -> None:
                       "spans on token boundaries, relations to existing spans)")
         return
     out.print(f"database: problems found ({checked} checked)")
-    if not report.integrity_ok:
-        out.print(f"  integrity check: {plural(len(report.integrity), 'problem')}")
-        for line in report.integrity[:10]:
-            out.print(f"    {line}")
-    for kind, n in sorted(report.counts.items()):
-        out.print(f"  {kind}: {n}")
-    for problem in report.problems:
-        where = f"sentence {problem.position}" if problem.position is not None else "unknown sentence"
-        out.print(f"    {where}: {problem.message}")
+    problems = [(p.kind, f"{f'sentence {p.position}' if p.position is not None else 'unknown sentence'}: {p.message}")
+                for p in report.problems]
+    _grouped(out, report.counts, problems, per_kind=20)
 
 
 def export_check(out, check) -> None:
@@ -264,10 +279,7 @@ def export_check(out, check) -> None:
         out.print(f"export of {check.source}: no problems in {plural(check.sentences, 'accepted sentence')}")
         return
     out.print(f"export of {check.source}: {plural(check.sentences, 'accepted sentence')}")
-    for kind, n in sorted(check.problem_counts.items()):
-        out.print(f"  {kind}: {n}")
-    for message in check.problems[:50]:
-        out.print(f"    {message}")
+    _grouped(out, check.problem_counts, check.problems, per_kind=20)
 
 
 def export_summary(err, *, dataset: str, fmt: str, source: str, split: Optional[float], summary) -> None:
@@ -276,9 +288,6 @@ def export_summary(err, *, dataset: str, fmt: str, source: str, split: Optional[
     out.print(f"{dataset}: exported {plural(summary.examples, 'sentence')} from {source} as {fmt}{split_note}")
     for path in summary.files:
         out.print(f"  wrote {path}")
-    for kind, n in sorted(summary.problem_counts.items()):
-        err.print(f"  {kind}: {n}")
-    for message in summary.problems[:10]:
-        err.print(f"    {message}")
+    _grouped(err, summary.problem_counts, summary.problems, per_kind=5)
     if summary.command:
         out.print(f"train with: {summary.command}")

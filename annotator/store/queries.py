@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import AnnotationError, DatasetError
+from ..errors import AnnotationError, DatasetError, StoreError
 from ..model import (
     ANSWERS,
     Article,
@@ -81,6 +81,11 @@ class VerifyReport:
     @property
     def integrity_ok(self) -> bool:
         return self.integrity == ["ok"]
+
+    @property
+    def damaged(self) -> bool:
+        """The file failed SQLite's integrity check or its tables could not be read: nothing else was checked."""
+        return not self.integrity_ok
 
     @property
     def ok(self) -> bool:
@@ -826,13 +831,32 @@ class Store:
         naming spans of the same decision. Problems are counted per kind and the first ``limit``
         are listed with the sentence position.
         """
-        dataset_id = self._dataset_id(dataset)
         report = VerifyReport(dataset)
         try:
-            report.integrity = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
+            rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check").fetchall()]
         except sqlite3.DatabaseError as exc:  # damaged beyond what the check can walk: nothing else is trustworthy
-            report.integrity = [f"integrity check failed: {exc}"]
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                raise translate(exc, self.path) from None
+            rows = [f"the integrity check itself failed: {exc}"]
+        # one problem a line (SQLite joins several into one row), without its "*** in database main ***" banner
+        report.integrity = [line for row in rows for line in str(row).splitlines()
+                            if line.strip() and not line.startswith("*** in database")] or ["ok"]
+        if report.damaged:
             return report
+        try:
+            return self._verify_tables(report, dataset, limit)
+        except sqlite3.DatabaseError as exc:  # the check passed yet a table cannot be read
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                raise translate(exc, self.path) from None
+            return VerifyReport(dataset, integrity=[f"the tables cannot be read: {exc}"])
+        except StoreError as exc:  # _query's translation of the same
+            if "damaged" not in exc.problem:
+                raise
+            return VerifyReport(dataset, integrity=[f"the tables cannot be read: {exc.problem}"])
+
+    def _verify_tables(self, report: "VerifyReport", dataset: str, limit: int) -> "VerifyReport":
+        """``verify`` past the integrity check (raw ``sqlite3`` errors reach ``verify``)."""
+        dataset_id = self._dataset_id(dataset)
 
         def note(kind: str, position: int | None, message: str) -> None:
             report.counts[kind] = report.counts.get(kind, 0) + 1
