@@ -88,37 +88,57 @@ def _relabel(example: Example, mapping: dict[str, str]) -> None:
 
 def _where(path: Path, example: Example) -> tuple[Path, int | None]:
     """The file (a brat document's ``.ann``) and line an example came from."""
+    return _brat_ann(path, example), example.line
+
+
+def _brat_ann(path: Path, example: Example) -> Path:
+    """The ``.ann`` file of a brat document (read from a folder or from one ``.txt``/``.ann``);
+    ``path`` itself for other formats."""
     name = example.meta.get("name")
     if name and Path(path).is_dir():
-        return Path(path) / f"{name}.ann", example.line
-    return Path(path), example.line
+        return Path(path) / f"{name}.ann"
+    if name and Path(path).suffix in (".txt", ".ann"):
+        return Path(path).with_suffix(".ann")
+    return Path(path)
+
+
+def _span_lines(example: Example) -> dict[tuple[int, int], int]:
+    """The line of each span in its file, where the format says (brat: the ``T`` line of the ``.ann``)."""
+    return {(a, b): n for a, b, n in example.meta.get("span_lines") or ()}
 
 
 def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, on_message: MessageFn | None = None) -> None:
     """Refuse (``mode`` None) or snap (``expand``/``contract``) spans that cut a word, for examples
     whose format carries no tokens (their spans define the tokens, so a cut would be stored as is).
     Relations follow their snapped spans; a span contracted to nothing is dropped with them."""
-    from .formats.align import snap_span, tokenize
+    from .formats.align import snap_span, tokenize, trim_whitespace
 
     if mode is not None and mode not in ("expand", "contract"):
         raise DatasetError(f"--snap must be expand or contract, not {mode!r}")
     token_cache: dict[str, list[Token]] = {}
     changes: list[str] = []
+    trimmed = False
     for example in _flatten(examples):
-        if example.tokens is not None or not example.spans:
+        if not example.spans:
             continue
         text = example.text
-        if text not in token_cache:
+        if example.tokens is None and text not in token_cache:
             token_cache = {text: tokenize(text)}  # one text at a time: versions share their record's text
-        tokens = token_cache[text]
-        file, line = _where(path, example)
-        where = f"{file}:{line}" if line else str(file)
+        span_lines = _span_lines(example)
         moved: dict[tuple[int, int], tuple[int, int] | None] = {}
         spans: list[Span] = []
         for span in example.spans:
-            snapped, problem = snap_span(text, span, tokens, mode)
+            file, line = _where(path, example)
+            line = span_lines.get(span.key, line)
+            where = f"{file}:{line}" if line else str(file)
+            if example.tokens is None:
+                snapped, problem = snap_span(text, span, token_cache[text], mode)
+            else:  # tokens given: only whitespace at an edge is trimmed; a span off them is refused later
+                snapped, problem = trim_whitespace(text, span, mode)
             if problem:
                 raise InputError(problem, file, line)
+            covered = text[span.start:span.end]
+            trimmed = trimmed or covered != covered.strip()
             if snapped is None:
                 moved[span.key] = None
                 changes.append(f"{where}: {text[span.start:span.end]!r} {span.label} dropped (no whole token inside)")
@@ -140,7 +160,8 @@ def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, on
         example.relations = relations
     if changes and on_message is not None:
         n = sum(1 for c in changes if not c.split(": ", 1)[1].startswith("relation "))
-        on_message(f"{path}: snapped {plural(n, 'span')} that cut a word (--snap {mode})")
+        what = "that cut a word" if not trimmed else "that cut a word or had whitespace at an edge"
+        on_message(f"{path}: snapped {plural(n, 'span')} {what} (--snap {mode})")
         for change in changes[:5]:
             on_message(f"  {change}")
         if len(changes) > 5:
@@ -211,7 +232,16 @@ def import_annotated(
             by_document: dict[Any, list[Example]] = defaultdict(list)
             for example in examples:
                 by_document[example.meta.get("document", 0)].append(example)
+            by_words: dict[tuple[str, ...], list[Sentence]] | None = None
             for document in by_document.values():
+                if store.article_id_by_hash(dataset, content_hash("\n\n".join(e.text for e in document))) is None:
+                    if by_words is None:
+                        by_words = _sentences_by_words(store, dataset)
+                    matched = _stored_conll_sentences(by_words, document)
+                    if matched is not None:
+                        # CoNLL carries no ids: our own export goes back onto its sentences, matched by their words
+                        counts.decisions += _add_conll_to_stored(store, dataset, path, matched, scheme, annotator)
+                        continue
                 counts.add(_import_conll_document(store, dataset, path, document, scheme, annotator))
         else:
             by_text: dict[str, list[Example]] = defaultdict(list)
@@ -291,6 +321,69 @@ def _import_unit(store, dataset, path, text, group: list[Example], scheme, annot
     return counts
 
 
+def _words(text: str, tokens) -> tuple[str, ...]:
+    """The texts of a sentence's tokens, whitespace tokens aside (what a CoNLL file keeps of it)."""
+    return tuple(text[t.start:t.end] for t in tokens if not text[t.start:t.end].isspace())
+
+
+def _sentences_by_words(store: Store, dataset: str) -> dict[tuple[str, ...], list[Sentence]]:
+    """The dataset's sentences by their words (empty for a new dataset)."""
+    index: dict[tuple[str, ...], list[Sentence]] = defaultdict(list)
+    if store.find_dataset(dataset) is None:
+        return index
+    for sentence in store.iter_sentences(dataset):
+        index[_words(sentence.text, sentence.tokens)].append(sentence)
+    return index
+
+
+def _stored_conll_sentences(by_words: dict[tuple[str, ...], list[Sentence]], document: list[Example]) -> list[tuple[Sentence, Example]] | None:
+    """The stored sentences a CoNLL document's sentences are, each example moved onto its stored
+    sentence's text, when every sentence of the document has exactly one stored sentence with the
+    same words (CoNLL keeps the tokens but not the spacing: its text is the words joined by single
+    spaces); otherwise ``None`` (the document becomes a new article, as any other)."""
+    matched = []
+    for example in document:
+        tokens = [t for t in example.tokens or () if not example.text[t.start:t.end].isspace()]
+        candidates = by_words.get(_words(example.text, tokens), [])
+        if len(candidates) != 1:
+            return None
+        sentence = candidates[0]
+        stored = [t for t in sentence.tokens if not sentence.text[t.start:t.end].isspace()]
+        starts = {t.start: s.start for t, s in zip(tokens, stored)}
+        ends = {t.end: s.end for t, s in zip(tokens, stored)}
+        if any(sp.start not in starts or sp.end not in ends for sp in example.spans):
+            return None
+
+        def moved(key: tuple[int, int]) -> tuple[int, int]:
+            return (starts[key[0]], ends[key[1]])
+
+        matched.append((sentence, replace(
+            example, text=sentence.text, tokens=None,
+            spans=[replace(sp, start=starts[sp.start], end=ends[sp.end]) for sp in example.spans],
+            relations=[Relation(moved(r.head), moved(r.child), r.label) for r in example.relations],
+        )))
+    return matched
+
+
+def _add_conll_to_stored(store, dataset, path, matched: list[tuple[Sentence, Example]], scheme, annotator) -> int:
+    """Decisions of CoNLL sentences matched to stored sentences. Without ``--annotator`` a sentence
+    that already has a current decision (any annotator, or gold) with the same answer and spans adds
+    nothing: CoNLL names no annotator, so our own export imported back is no new decision."""
+    names = store.annotators(dataset)
+    reviewers = store.reviewers(dataset)
+    added = 0
+    for sentence, example in matched:
+        if annotator is None and example.annotator is None:
+            current = [store.current_decision(sentence.id, n) for n in names]
+            current += [store.current_decision(sentence.id, n, True) for n in reviewers]
+            wanted = sorted((s.start, s.end, s.label) for s in example.spans)
+            if any(d is not None and d.answer == (example.answer or "accept")
+                   and sorted((s.start, s.end, s.label) for s in d.spans) == wanted for d in current):
+                continue
+        added += _add_example_decisions(store, dataset, path, [sentence], example, scheme, annotator)
+    return added
+
+
 def _import_conll_document(store, dataset, path, document: list[Example], scheme, annotator) -> ImportCounts:
     counts = ImportCounts()
     separator = "\n\n"
@@ -331,7 +424,7 @@ def _import_document(store, dataset, path, example: Example, scheme, annotator) 
     text = example.text
     digest = content_hash(text)
     article_id = store.article_id_by_hash(dataset, digest)
-    where = Path(path) / f"{example.meta.get('name', '')}.ann" if Path(path).is_dir() else path
+    where = _brat_ann(path, example)
     if article_id is None:
         segmented = Segmenter().segment(text)
         if not segmented:
@@ -353,7 +446,7 @@ def _import_document(store, dataset, path, example: Example, scheme, annotator) 
         title, _ = headline(text)
         article_id, added = store.add_article(
             dataset, title=title or str(example.meta.get("name", "")), text=text, content_hash=digest,
-            source=str(where), meta={k: v for k, v in example.meta.items()}, sentences=sentences,
+            source=str(where), meta={k: v for k, v in example.meta.items() if k != "span_lines"}, sentences=sentences,
         )
         counts.add(added)
     stored = store.article_sentences(article_id)

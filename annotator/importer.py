@@ -179,7 +179,8 @@ class ArticleImporter:
                 if digest in seen:
                     counts.duplicate_articles += 1
                 else:
-                    counts.skipped_articles += 1
+                    counts.skipped_articles += 1  # each distinct article once; its later copies are duplicates
+                    seen.add(digest)
                 if self.on_article:
                     self.on_article(1)
                 continue

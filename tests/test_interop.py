@@ -519,7 +519,9 @@ def test_duplicates_inside_a_file_are_told_apart_from_articles_already_there(tmp
     assert "imported 2 articles" in first.stdout and "1 duplicate article inside the same file skipped" in first.stdout
     assert "already" not in first.stdout
     second = _cli_ok("import", "d", str(path), "--db", str(db), "--no-suggest")
-    assert "3 articles were already in the dataset" in second.stdout
+    # distinct articles already there, apart from the copies inside the file (defect 3 of the review)
+    assert "2 articles were already in the dataset" in second.stdout
+    assert "1 duplicate article inside the same file skipped" in second.stdout
 
 
 def test_split_of_one_article_is_refused_and_messages_are_worded_right(tmp_path):
@@ -593,3 +595,108 @@ def test_brat_export_of_several_annotators_is_refused(tmp_path):
     _cli_ok("export", "demo", "--format", "brat", "--source", "bob", "--db", str(db), "--out", str(tmp_path / "out"))
     [sidecar] = list((tmp_path / "out" / "brat").glob("*.annotator.json"))
     assert json.loads(sidecar.read_text(encoding="utf-8"))["annotator"] == "bob"
+
+
+WHITESPACE_EDGES = {"text": "Angela Merkel visited Paris.", "spans": [
+    {"start": 21, "end": 27, "label": "GPE"}, {"start": 0, "end": 7, "label": "PERSON"}], "answer": "accept"}
+
+
+def _with_tokens(record):
+    from annotator.formats.align import tokenize
+
+    tokens = [{"text": record["text"][t.start:t.end], "start": t.start, "end": t.end, "id": i}
+              for i, t in enumerate(tokenize(record["text"]))]
+    return {**record, "tokens": tokens}
+
+
+@pytest.mark.parametrize("shape", ["prodigy", "prodigy-tokens", "doccano", "brat"])
+def test_span_with_whitespace_at_an_edge_is_refused_or_trimmed(tmp_path, shape):
+    """Defect 1: ' Paris' and 'Angela ' were stored silently and bent the tokens around them."""
+    record = _with_tokens(WHITESPACE_EDGES) if shape == "prodigy-tokens" else WHITESPACE_EDGES
+    if shape == "doccano":
+        record = {"text": record["text"], "label": [[s["start"], s["end"], s["label"]] for s in record["spans"]]}
+    if shape == "brat":
+        path = tmp_path / "bratin"
+        path.mkdir()
+        (path / "a.txt").write_text(record["text"], encoding="utf-8")
+        (path / "a.ann").write_text("T1\tGPE 21 27\t Paris\nT2\tPERSON 0 7\tAngela \n", encoding="utf-8")
+        where = f"{path / 'a.ann'}:1"
+    else:
+        path = _write(tmp_path / "w.jsonl", [record])
+        where = f"{path}:1"
+    db = tmp_path / "w.db"
+    refused = run_cli("import", "w", str(path), "--db", str(db))
+    assert refused.returncode == 2, refused.stderr
+    assert f"{where}: span 21-27 ' Paris' GPE starts with whitespace" in refused.stderr
+    for mode in ("expand", "contract"):
+        result = _cli_ok("import", f"w{mode}", str(path), "--db", str(db), "--snap", mode)
+        assert f"{where}: ' Paris' → 'Paris' GPE" in result.stderr
+        assert "'Angela ' → 'Angela' PERSON" in result.stderr
+        out = tmp_path / f"out{mode}"
+        _cli_ok("export", f"w{mode}", "--format", "prodigy", "--db", str(db), "--out", str(out))
+        [exported] = [json.loads(line) for line in (out / f"w{mode}.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert sorted(exported["text"][s["start"]:s["end"]] for s in exported["spans"]) == ["Angela", "Paris"]
+        assert all(t["text"].strip() for t in exported["tokens"])  # never a token split off on whitespace
+        assert exported["tokens"][0]["ws"] is True
+
+
+def test_snap_expand_of_a_span_starting_with_whitespace_is_what_spacy_gives(tmp_path):
+    from annotator.formats.align import blank_english
+
+    text = "Angela Merkel visited Paris."
+    expected = blank_english().make_doc(text).char_span(21, 26, alignment_mode="expand").text
+    path = _write(tmp_path / "p.jsonl", [{"text": text, "spans": [{"start": 21, "end": 26, "label": "GPE"}]}])
+    result = _cli_ok("import", "p", str(path), "--db", str(tmp_path / "p.db"), "--snap", "expand")
+    assert f"' Pari' → {expected!r} GPE" in result.stderr and expected == "Paris"
+
+
+def test_brat_word_cut_names_the_ann_file_and_line(tmp_path):
+    """Defect 2: the error named bratin/a.txt without a line."""
+    path = tmp_path / "bratin"
+    path.mkdir()
+    (path / "a.txt").write_text("Angela Merkel visited Paris.", encoding="utf-8")
+    (path / "a.ann").write_text("T1\tGPE 22 27\tParis\nT2\tPERSON 0 12\tAngela Merke\n", encoding="utf-8")
+    result = run_cli("import", "b", str(path), "--db", str(tmp_path / "b.db"))
+    assert result.returncode == 2
+    assert f"{path / 'a.ann'}:2: span 0-12 'Angela Merke' PERSON ends inside the word 'Merkel'" in result.stderr
+
+
+def test_reimport_counts_distinct_articles_already_there_apart_from_copies(tmp_path):
+    """Defect 3: 3 copies of one text + 1 other, imported again, said "4 articles were already"."""
+    path = _write(tmp_path / "dup.jsonl", [{"text": "Same text here."}] * 3 + [{"text": "Another text."}])
+    db = tmp_path / "d.db"
+    first = _cli_ok("import", "d", str(path), "--db", str(db), "--no-model")
+    assert "2 duplicate articles inside the same file" in first.stdout + first.stderr
+    again = _cli_ok("import", "d", str(path), "--db", str(db), "--no-model")
+    output = again.stdout + again.stderr
+    assert "2 articles were already in the dataset" in output
+    assert "2 duplicate articles inside the same file" in output
+
+
+def test_conll_export_imported_back_into_its_dataset_adds_nothing(tmp_path):
+    """Defect 4: CoNLL carries no ids; its sentences are matched to stored ones by exact text."""
+    db = tmp_path / "c.db"
+    records = [
+        {"text": "Angela Merkel visited Paris.", "spans": [{"start": 0, "end": 13, "label": "PERSON"},
+                                                      {"start": 22, "end": 27, "label": "GPE"}],
+         "answer": "accept", "_annotator_id": "alice"},
+        {"text": "Biden stayed home.", "spans": [{"start": 0, "end": 5, "label": "PERSON"}], "answer": "accept",
+         "_annotator_id": "alice"},
+    ]
+    _cli_ok("import", "c", str(_write(tmp_path / "p.jsonl", records)), "--db", str(db))
+    out = tmp_path / "out"
+    _cli_ok("export", "c", "--format", "conll", "--db", str(db), "--out", str(out))
+    [conll] = list(out.rglob("*.conll")) or list(out.iterdir())
+
+    def sizes():
+        with Store(db) as store:
+            return store.sentence_count("c"), len(list(store.decisions("c")))
+
+    before = sizes()
+    for extra in ([], ["--annotator", "alice"]):
+        _cli_ok("import", "c", str(conll), "--db", str(db), *extra)
+        assert sizes() == before
+    # a changed annotation by a named annotator still goes to the matched sentence, no new article
+    _cli_ok("import", "c", str(conll), "--db", str(db), "--annotator", "bob")
+    sentences, decisions = sizes()
+    assert sentences == before[0] and decisions == before[1] + 2

@@ -187,6 +187,10 @@ def snap_span(text: str, span: Span, tokens: Sequence[Token], mode: str | None) 
     ``"expand"``/``"contract"``, the span snapped to the enclosing/enclosed boundaries of spaCy's
     ``tokens`` of ``text`` (``None`` when contracting leaves nothing), like spaCy's
     ``Doc.char_span(alignment_mode=...)``; without a mode, ``(None, problem)``."""
+    trimmed, problem = trim_whitespace(text, span, mode)
+    if problem is not None or trimmed is None:
+        return trimmed, problem
+    span = trimmed  # whitespace at an edge goes first, as no token of spaCy's holds it
     bounds = {t.start for t in tokens} | {t.end for t in tokens}
     cut_start = word_cut(text, span.start, bounds)
     cut_end = word_cut(text, span.end, bounds)
@@ -220,4 +224,31 @@ def snap_span(text: str, span: Span, tokens: Sequence[Token], mode: str | None) 
             end = max((t.end for t in tokens if t.end <= span.end), default=span.start)
         if end <= start:
             return None, None
+    return replace(span, start=start, end=end, token_start=-1, token_end=-1), None
+
+
+def trim_whitespace(text: str, span: Span, mode: str | None) -> tuple[Span | None, str | None]:
+    """``(span, None)`` when ``span`` neither starts nor ends with whitespace; otherwise, with a
+    ``mode``, the span without its edge whitespace (``None`` when it is only whitespace), as spaCy's
+    ``Doc.char_span(alignment_mode="expand"|"contract")`` gives it (whitespace is never part of a
+    token, so both modes trim); without a mode, ``(None, problem)``. Tokens are never split on
+    whitespace to fit a span."""
+    covered = text[span.start : span.end]
+    if covered == covered.strip():
+        return span, None
+    if mode is None:
+        where = "is only" if not covered.strip() else ("starts with" if covered[:1].isspace() else "ends with")
+        return None, (
+            f"span {span.start}-{span.end} {covered!r} {span.label} {where} whitespace; "
+            "fix the offsets or import with --snap expand|contract"
+        )
+    if mode not in SNAP_MODES:
+        raise ValueError(f"unknown snap mode {mode!r}")
+    start, end = span.start, span.end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end <= start:
+        return None, None
     return replace(span, start=start, end=end, token_start=-1, token_end=-1), None

@@ -72,10 +72,13 @@ def read_brat(path: str | Path, report: BratReport | None = None) -> Iterator[Ex
         text = _read_exact_text(txt_path)
         spans: list[Span] = []
         relations: list[Relation] = []
+        span_lines: list[list[int]] = []
         if ann_path.exists():
-            spans, relations = _parse_ann(ann_path, text, name, report)
+            spans, relations = _parse_ann(ann_path, text, name, report, span_lines)
         report.documents += 1
         meta: dict[str, Any] = {"name": name}
+        if span_lines:
+            meta["span_lines"] = span_lines  # [start, end, line of the .ann]: errors name the line
         meta.update(_read_sidecar(txt_path.with_suffix(SIDECAR_SUFFIX), len(text)))
         yield Example(text=text, spans=spans, relations=relations, meta=meta)
 
@@ -154,7 +157,9 @@ def _text_matches(column: str, expected: str) -> bool:
     return column == expected or _one_line(column).strip() == _one_line(expected).strip()
 
 
-def _parse_ann(ann_path: Path, text: str, name: str, report: BratReport) -> tuple[list[Span], list[Relation]]:
+def _parse_ann(
+    ann_path: Path, text: str, name: str, report: BratReport, span_lines: list[list[int]] | None = None
+) -> tuple[list[Span], list[Relation]]:
     content = read_text_file(ann_path)
     entities: dict[str, Span | None] = {}
     unimported: dict[str, str] = {}
@@ -179,6 +184,8 @@ def _parse_ann(ann_path: Path, text: str, name: str, report: BratReport) -> tupl
         if kind == "T":
             span = _parse_t(ann_id, parts, fields[2:], text, ann_path, number, name, report)
             entities[ann_id] = span
+            if span is not None and span_lines is not None:
+                span_lines.append([span.start, span.end, number])
             if span is not None:
                 spans.append(span)
         elif kind == "R":

@@ -169,7 +169,9 @@ def _parse_span(value: Any, text: str, tokens: Sequence[Token] | None, path: Pat
     start, end = require_offsets(value.get("start"), value.get("end"), text, path, line, what=what)
     label = require_label(value.get("label"), path, line, what=f"{what} {start}-{end}")
     source = value.get("source") if isinstance(value.get("source"), str) else None
-    if tokens is None:
+    if tokens is None or text[start:end] != text[start:end].strip():
+        # no tokens, or whitespace at an edge (never on the tokens): the import refuses it or,
+        # with --snap, trims it (annotated_import._snap_examples)
         return Span(start, end, label, -1, -1, source)
     token_start, token_end = value.get("token_start"), value.get("token_end")
     if token_start is None or token_end is None:
