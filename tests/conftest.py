@@ -46,6 +46,40 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, input:
     )
 
 
+def unprivileged_user() -> tuple[int, int] | None:
+    """(uid, gid) to run a child as when we are root (root writes read-only files anyway), else our own."""
+    if os.geteuid() != 0:
+        return os.geteuid(), os.getegid()
+    import pwd
+
+    for name in ("nobody", "daemon"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_uid != 0:
+            return entry.pw_uid, entry.pw_gid
+    return None
+
+
+@pytest.fixture
+def unprivileged_folder():
+    """``(user, folder)``: an unprivileged (uid, gid) and a fresh folder that user can enter
+    (tmp_path may sit under a folder it cannot); skips when there is no such user."""
+    import shutil
+    import tempfile
+
+    user = unprivileged_user()
+    if user is None:
+        pytest.skip("no unprivileged user to switch to")
+    folder = Path(tempfile.mkdtemp(prefix="annotator-ro-"))
+    try:
+        folder.chmod(0o755)
+        yield user, folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def tmp_db(tmp_path: Path) -> Path:
     return tmp_path / "test.db"

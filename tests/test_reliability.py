@@ -168,22 +168,6 @@ def test_export_refuses_to_overwrite(tmp_path, base_db):
     assert (out / "demo.jsonl").read_bytes() == before
 
 
-def unprivileged_user() -> tuple[int, int] | None:
-    """(uid, gid) to run a child as when we are root (root writes read-only files anyway), else our own."""
-    if os.geteuid() != 0:
-        return os.geteuid(), os.getegid()
-    import pwd
-
-    for name in ("nobody", "daemon"):
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if entry.pw_uid != 0:
-            return entry.pw_uid, entry.pw_gid
-    return None
-
-
 AS_USER = r"""
 import contextlib, io, os, sys
 import annotator.cli
@@ -215,26 +199,18 @@ def run_cli_as(user: tuple[int, int], warm_db: Path, db: Path, *args: str) -> su
 
 
 @pytest.fixture
-def read_only_db(base_db):
+def read_only_db(base_db, unprivileged_folder):
     """A copy of base_db the unprivileged user can read but not write, in a folder it can reach."""
     import shutil
-    import tempfile
 
-    user = unprivileged_user()
-    if user is None:
-        pytest.skip("no unprivileged user to switch to")
-    folder = Path(tempfile.mkdtemp(prefix="annotator-ro-"))
-    try:
-        folder.chmod(0o755)
-        db = folder / "ro.db"
-        conn = sqlite3.connect(base_db)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
-        shutil.copy(base_db, db)
-        db.chmod(0o444)
-        yield user, db
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    user, folder = unprivileged_folder
+    db = folder / "ro.db"
+    conn = sqlite3.connect(base_db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    shutil.copy(base_db, db)
+    db.chmod(0o444)
+    return user, db
 
 
 def test_read_only_database(read_only_db, base_db):

@@ -188,31 +188,20 @@ with Store(path, readonly=True) as store:
 """
 
 
-def test_read_only_file(tmp_path):
+def test_read_only_file(unprivileged_folder):
     """Run as an unprivileged user in a child process (root, as in CI, would write the file anyway)."""
-    import shutil
     import subprocess
     import sys
-    import tempfile
 
-    from .test_reliability import unprivileged_user
-
-    user = unprivileged_user()
-    if user is None:
-        pytest.skip("no unprivileged user to switch to")
-    folder = Path(tempfile.mkdtemp(prefix="annotator-ro-"))
-    try:
-        folder.chmod(0o755)
-        path = folder / "ro.db"
-        Store(path).close()
-        path.chmod(0o444)
-        result = subprocess.run([sys.executable, "-c", READ_ONLY_CHILD, str(path), str(user[0]), str(user[1])],
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines() == [f"{path}: the database is read-only (check the file's permissions)",
-                                              f"readable {SCHEMA_VERSION}"]
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    user, folder = unprivileged_folder
+    path = folder / "ro.db"
+    Store(path).close()
+    path.chmod(0o444)
+    result = subprocess.run([sys.executable, "-c", READ_ONLY_CHILD, str(path), str(user[0]), str(user[1])],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{path}: the database is read-only (check the file's permissions)",
+                                          f"readable {SCHEMA_VERSION}"]
 
 
 def test_unknown_dataset_names_known_ones(seeded_store):
