@@ -17,10 +17,21 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from ..labels import LabelScheme
+    from ..model import Decision, Sentence, Suggestion
     from ..store import Store
 
 SuggestionRequest = Callable[[int], None]
 """``request(position)``: make suggestions for this and the next sentences in the background."""
+
+SuggestionRows = Callable[[int], "list[Suggestion]"]
+"""``rows(sentence_id)``: the suggestion rows the screen shows for a sentence (merged newest last)."""
+
+DecisionHook = Callable[["Sentence", "Decision"], None]
+"""``decided(sentence, decision)``: called after a decision (or an undo's row) was committed."""
+
+QueueOrder = Callable[[int], "int | None"]
+"""``next_position(after)``: the position of the next sentence to annotate after ``after`` (0: the
+first), or None when none is left; the screen's default is the next undecided one in document order."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,18 @@ class ScreenContext:
     """Asks for suggestions ahead of the cursor; None: no suggestions on the fly (review)."""
     navigation: Navigation = field(default_factory=Navigation)
     """What the editing screen may do when asked to move."""
+    suggestion_rows: SuggestionRows | None = None
+    """Which suggestion rows a sentence shows; None: every stored row (``Store.suggestions``)."""
+    decided: DecisionHook | None = None
+    """Told about every decision the screen commits (and undo's rows); None: nobody listens."""
+    queue: QueueOrder | None = None
+    """Which sentence comes after a decision; None: the next one in document order."""
+
+    def rows_for(self, sentence_id: int) -> "list[Suggestion]":
+        """The suggestion rows to show for a sentence (see ``suggestion_rows``)."""
+        if self.suggestion_rows is not None:
+            return self.suggestion_rows(sentence_id)
+        return self.store.suggestions(sentence_id)
 
     @property
     def annotate_keys(self) -> dict[str, str]:

@@ -182,7 +182,10 @@ class AnnotateScreen(Screen):
         start = self.context.navigation.start
         message = ""
         if start is None:
-            start = self.context.store.first_undecided(self.context.dataset, self.context.annotator)
+            if self.context.queue is not None:
+                start = self.context.queue(0)
+            else:
+                start = self.context.store.first_undecided(self.context.dataset, self.context.annotator)
             if start is None:
                 start = self.count
                 message = f"all {self.count} sentences are decided: this is the last one (/ searches, : goes to N)"
@@ -251,7 +254,7 @@ class AnnotateScreen(Screen):
             base = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.context.scheme, self.decision)
         else:
             base = SentenceEditor.from_suggestions(
-                sentence.text, sentence.tokens, self.context.scheme, self.context.store.suggestions(sentence.id)
+                sentence.text, sentence.tokens, self.context.scheme, self.context.rows_for(sentence.id)
             )
             if base.spans:
                 base.place_cursor(base.spans[0].token_start)
@@ -343,7 +346,7 @@ class AnnotateScreen(Screen):
         if self.editor.is_dirty or (self.decision is not None and self.decision.answer is not None):
             return
         cursor = self.editor.cursor
-        editor = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.context.scheme, self.context.store.suggestions(sentence.id))
+        editor = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.context.scheme, self.context.rows_for(sentence.id))
         editor.place_cursor(cursor)
         self.editor = editor
         self._baseline = content_of(editor)
@@ -583,11 +586,20 @@ class AnnotateScreen(Screen):
             self.say(f"not saved: {exc.message}")
             return
         self.session_stack.append(SessionEntry(self.position, decision, editor))
+        if self.context.decided is not None:
+            self.context.decided(sentence, decision)
         self.drafts.pop(self.position, None)
         self.draft_positions.discard(self.position)  # add_decision removed the stored draft
         self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
         done = f"{ANSWER_BADGES.get(answer, answer)}: sentence {self.position} saved"
         self.editor = None  # decided: nothing to keep as a draft
+        if self.context.queue is not None:
+            following = self.context.queue(self.position)
+            if following is not None:
+                self.go_to(following, message=done)
+            else:
+                self.go_to(self.position, message=f"{done}; all {self.count} sentences are decided")
+            return
         if self.position < self.count:
             self.go_to(self.position + 1, message=done)
             return
@@ -628,12 +640,14 @@ class AnnotateScreen(Screen):
             return
         entry = self.session_stack[-1]
         try:
-            self.context.store.undo(entry.decision, session=self.context.session)
+            restored = self.context.store.undo(entry.decision, session=self.context.session)
         except AnnotatorError as exc:
             self.session_stack.pop()
             self.say(f"cannot undo: {exc.message}")
             return
         self.session_stack.pop()
+        if self.context.decided is not None:
+            self.context.decided(self.context.store.sentence(restored.sentence_id), restored)
         self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
         answer = ANSWER_BADGES.get(entry.decision.answer or "", entry.decision.answer)
         self.go_to(entry.position, restore=entry, message=f"undone ({answer}): sentence {entry.position} is as before")
