@@ -164,6 +164,14 @@ class Decision:
     kind: str = "decision"
     gold: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    tokens: tuple[Token, ...] | None = None
+    """The decision's own tokens when it splits some of the sentence's (a span inside a token:
+    "U.S." of "U.S.-made"), a refinement of them (:func:`refinement_problem`); ``None``: the
+    sentence's tokens. Span token indices refer to these tokens."""
+
+    def tokens_of(self, sentence: "Sentence") -> tuple[Token, ...]:
+        """The tokens this decision's spans refer to: its own split tokens, else the sentence's."""
+        return self.tokens if self.tokens is not None else sentence.tokens
 
 
 @dataclass(slots=True)
@@ -254,3 +262,100 @@ def overlapping_pairs(spans: Sequence[Span]) -> list[tuple[Span, Span]]:
 def span_at_tokens(text: str, tokens: Sequence[Token], token_start: int, token_end: int, label: str, source: str | None = None) -> Span:
     """The span covering tokens ``token_start..token_end`` (inclusive)."""
     return Span(tokens[token_start].start, tokens[token_end].end, label, token_start, token_end, source)
+
+
+def split_tokens(text: str, tokens: Sequence[Token], cuts: Iterable[int]) -> tuple[Token, ...]:
+    """``tokens`` with each token split at the ``cuts`` (character offsets) that fall inside it.
+
+    Cuts on a token boundary change nothing; a cut in the text between tokens (whitespace) is a
+    ``ValueError``. Pieces of one token have no whitespace between them; the last keeps the token's.
+
+    >>> toks = tokens_from_offsets("U.S.-made jets", [(0, 9), (10, 14)])
+    >>> split_tokens("U.S.-made jets", toks, [4])
+    (Token(start=0, end=4, ws=False), Token(start=4, end=9, ws=True), Token(start=10, end=14, ws=False))
+    """
+    wanted = sorted(set(cuts))
+    result: list[Token] = []
+    i = 0
+    for token in tokens:
+        while i < len(wanted) and wanted[i] <= token.start:
+            if wanted[i] != token.start and (not result or wanted[i] != result[-1].end):
+                raise ValueError(f"offset {wanted[i]} is not inside a token")
+            i += 1
+        start = token.start
+        while i < len(wanted) and wanted[i] < token.end:
+            result.append(Token(start, wanted[i], False))
+            start = wanted[i]
+            i += 1
+        result.append(Token(start, token.end, token.ws))
+    for cut in wanted[i:]:
+        if not result or cut != result[-1].end:
+            raise ValueError(f"offset {cut} is not inside a token")
+    return tuple(result)
+
+
+def token_cuts(sentence_tokens: Sequence[Token], tokens: Sequence[Token]) -> list[int]:
+    """The offsets at which ``tokens`` split ``sentence_tokens`` (``split_tokens``'s ``cuts``);
+    ``ValueError`` naming the first difference when ``tokens`` is not such a split."""
+    problem, cuts = _refinement(sentence_tokens, tokens)
+    if problem:
+        raise ValueError(problem)
+    return cuts
+
+
+def refinement_problem(text: str, sentence_tokens: Sequence[Token], tokens: Sequence[Token]) -> str | None:
+    """Why ``tokens`` are not the sentence's tokens with some of them split at character offsets
+    (nothing else changed: same text covered, same token boundaries kept), or ``None``.
+
+    >>> toks = tokens_from_offsets("pro-Russian", [(0, 11)])
+    >>> refinement_problem("pro-Russian", toks, tokens_from_offsets("pro-Russian", [(0, 4), (4, 11)])) is None
+    True
+    >>> refinement_problem("pro-Russian", toks, tokens_from_offsets("pro-Russian", [(0, 4)]))
+    "token 0 'pro-Russian' is not covered by the split tokens"
+    """
+    problem, _ = _refinement(sentence_tokens, tokens, text)
+    return problem
+
+
+def _refinement(sentence_tokens: Sequence[Token], tokens: Sequence[Token], text: str | None = None) -> tuple[str | None, list[int]]:
+    cuts: list[int] = []
+    j = 0
+    n = len(tokens)
+    for i, token in enumerate(sentence_tokens):
+        name = f"token {i} {text[token.start:token.end]!r}" if text is not None else f"token {i} ({token.start}-{token.end})"
+        position = token.start
+        while position < token.end:
+            if j >= n or tokens[j].start != position or tokens[j].end <= position or tokens[j].end > token.end:
+                return f"{name} is not covered by the split tokens", []
+            position = tokens[j].end
+            if position < token.end:
+                cuts.append(position)
+            j += 1
+    if j != n:
+        return f"split token {j} ({tokens[j].start}-{tokens[j].end}) is outside the sentence's tokens", []
+    return None, cuts
+
+
+def reindex_spans(spans: Iterable[Span], tokens: Sequence[Token]) -> list[Span] | None:
+    """``spans`` with token indices recomputed for ``tokens`` from their offsets; ``None`` when a
+    span is not on the boundaries of ``tokens``."""
+    starts = {t.start: i for i, t in enumerate(tokens)}
+    ends = {t.end: i for i, t in enumerate(tokens)}
+    result = []
+    for span in spans:
+        if span.start not in starts or span.end not in ends:
+            return None
+        result.append(Span(span.start, span.end, span.label, starts[span.start], ends[span.end], span.source))
+    return result
+
+
+def split_for_spans(text: str, tokens: Sequence[Token], spans: Iterable[Span]) -> tuple[tuple[Token, ...] | None, list[Span]]:
+    """The fewest splits of ``tokens`` that put every span boundary on a token boundary, and the
+    spans indexed on them: ``(None, spans)`` when no span falls inside a token. ``ValueError`` when
+    a boundary lies between tokens (whitespace) rather than inside one."""
+    spans = list(spans)
+    cuts = {offset for span in spans for offset in (span.start, span.end)}
+    split = split_tokens(text, tokens, cuts)
+    indexed = reindex_spans(spans, split)
+    assert indexed is not None  # every boundary is now a token boundary
+    return (None if len(split) == len(tokens) else split), indexed

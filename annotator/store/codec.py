@@ -1,7 +1,8 @@
 """How values are stored in the database's TEXT columns: compact JSON.
 
-Tokens are a flat list of offsets (their whitespace follows from the text); spans and relations
-are lists of their ``to_dict()``; meta and settings are JSON objects.
+Tokens are a flat list of offsets (their whitespace follows from the text); a decision's own
+split tokens are the offsets where it splits the sentence's tokens (``encode_split``); spans and
+relations are lists of their ``to_dict()``; meta and settings are JSON objects.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-from ..model import Relation, Span, Token, tokens_from_offsets
+from ..model import Relation, Span, Token, split_tokens, token_cuts, tokens_from_offsets
 
 
 def dumps(value: Any) -> str:
@@ -34,6 +35,23 @@ def encode_tokens(tokens: Sequence[Token] | Sequence[int]) -> str:
 def decode_tokens(text: str, data: str) -> tuple[Token, ...]:
     flat = json.loads(data)
     return tokens_from_offsets(text, zip(flat[0::2], flat[1::2]))
+
+
+def encode_split(sentence_tokens: Sequence[Token], tokens: Sequence[Token] | None) -> str | None:
+    """A decision's own tokens as the offsets where they split the sentence's tokens (``"[4]"``
+    for "U.S.|-made"); ``None`` (SQL ``NULL``) when they are the sentence's tokens. ``ValueError``
+    when ``tokens`` are not a split of ``sentence_tokens``."""
+    if tokens is None:
+        return None
+    cuts = token_cuts(sentence_tokens, tokens)
+    return dumps(cuts) if cuts else None
+
+
+def decode_split(text: str, sentence_tokens: Sequence[Token], data: str | None) -> tuple[Token, ...] | None:
+    """The tokens ``encode_split`` stored (``None``: the sentence's tokens)."""
+    if data is None:
+        return None
+    return split_tokens(text, sentence_tokens, json.loads(data))
 
 
 def encode_spans(spans: Iterable[Span]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..model import Sentence, Suggestion
+from ..model import Sentence, Suggestion, refinement_problem
 from .queries import DecisionRecord, Store
 
 
@@ -88,11 +88,17 @@ def _merge_dataset(target: Store, source: Store, dataset: str, report: MergeRepo
             match = target_sentence.get(decision.sentence_id)
             if match is None:
                 continue
+            if decision.tokens is not None and refinement_problem(match.text, match.tokens, decision.tokens):
+                report.conflicts.append(
+                    f"dataset {dataset!r}: decision {decision.uid} splits tokens the sentence here does not have; not merged"
+                )
+                continue
             yield DecisionRecord(
                 match, decision.annotator, decision.answer, decision.uid, decision.created_at,
                 spans=decision.spans, relations=decision.relations, session=decision.session,
                 seconds=decision.seconds, kind=decision.kind, gold=decision.gold, meta=decision.meta,
                 supersedes_uid=uid_of_source_id.get(decision.supersedes),  # type: ignore[arg-type]
+                tokens=decision.tokens,
             )
 
     report.decisions += target.add_imported_decisions(records(), verbatim=True)

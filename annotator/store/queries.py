@@ -30,10 +30,21 @@ from ..model import (
     Suggestion,
     Token,
     overlapping_pairs,
+    refinement_problem,
     relation_problem,
     span_problem,
 )
-from .codec import decode_relations, decode_spans, decode_tokens, dumps, encode_relations, encode_spans, encode_tokens
+from .codec import (
+    decode_relations,
+    decode_spans,
+    decode_split,
+    decode_tokens,
+    dumps,
+    encode_relations,
+    encode_spans,
+    encode_split,
+    encode_tokens,
+)
 from .connection import default_db_path, open_database, schema_version, translate, write_transaction
 
 
@@ -53,6 +64,26 @@ class SentenceRow:
 
     sentence: Sentence
     article_title: str
+
+
+@dataclass(frozen=True)
+class SuggestionSource:
+    """A suggestion source of a dataset: registered by ``annotator suggest`` (``kind`` "model"),
+    or found in the stored suggestions only (``kind`` "import": pre-annotation on import or in the
+    screen, complete by construction)."""
+
+    name: str
+    kind: str
+    model: str
+    settings: dict[str, Any]
+    created_at: float | None
+    completed_at: float | None
+    sentences: int
+    """Sentences with a suggestion row of this source."""
+
+    @property
+    def complete(self) -> bool:
+        return self.completed_at is not None
 
 
 @dataclass(frozen=True)
@@ -138,7 +169,8 @@ class DecisionRecord:
     """A decision to append with its own ``uid`` and time: one from an annotated file or another
     database (``Store.add_imported_decisions``), or one made now (``add_decision`` builds it).
 
-    Spans and relations are kept cleaned as they are stored (``clean_annotation``).
+    Spans and relations are kept cleaned as they are stored (``clean_annotation``). ``tokens`` are
+    the decision's own split tokens (``None``, or the sentence's own tokens: the sentence's).
     ``supersedes_uid`` names the decision it replaced where it was made (a merge); when that one
     is not here, the annotator's current decision for the sentence is the one it supersedes.
     """
@@ -156,11 +188,18 @@ class DecisionRecord:
     gold: bool = False
     meta: Mapping[str, Any] = field(default_factory=dict)
     supersedes_uid: str | None = None
+    tokens: tuple[Token, ...] | None = None
 
     def __post_init__(self) -> None:
         spans, relations = clean_annotation(self.spans, self.relations)
         object.__setattr__(self, "spans", spans)
         object.__setattr__(self, "relations", relations)
+        if self.tokens is not None:
+            tokens = tuple(self.tokens)
+            same = len(tokens) == len(self.sentence.tokens) and all(
+                (a.start, a.end) == (b.start, b.end) for a, b in zip(tokens, self.sentence.tokens)
+            )
+            object.__setattr__(self, "tokens", None if same else tokens)
 
 
 class Store:
@@ -448,11 +487,90 @@ class Store:
         )
         return [self._sentence(r) for r in rows]
 
+    def suggestion(self, sentence_id: int, source: str) -> Suggestion | None:
+        """The suggestion row of one source for a sentence, or None."""
+        row = self._one(
+            "SELECT source, spans, relations FROM suggestions WHERE sentence_id = ? AND source = ?", (sentence_id, source)
+        )
+        return None if row is None else Suggestion(sentence_id, row[0], decode_spans(row[1]), decode_relations(row[2]))
+
+    def suggestion_sources(self, dataset: str) -> list[SuggestionSource]:
+        """The registered sources, then those found only in the stored suggestions (by name)."""
+        dataset_id = self._dataset_id(dataset)
+        counts = {
+            r[0]: r[1]
+            for r in self._query(
+                "SELECT g.source, COUNT(*) FROM suggestions g JOIN sentences s ON s.id = g.sentence_id"
+                " WHERE s.dataset_id = ? GROUP BY g.source",
+                (dataset_id,),
+            )
+        }
+        registered = [
+            SuggestionSource(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], counts.get(r[0], 0))
+            for r in self._query(
+                "SELECT name, kind, model, settings, created_at, completed_at FROM suggestion_sources"
+                " WHERE dataset_id = ? ORDER BY created_at, id",
+                (dataset_id,),
+            )
+        ]
+        names = {s.name for s in registered}
+        found = [SuggestionSource(name, "import", "", {}, None, 0.0, n) for name, n in sorted(counts.items()) if name not in names]
+        return registered + found
+
+    def register_suggestion_source(self, dataset: str, name: str, *, kind: str, model: str, settings: dict[str, Any]) -> None:
+        """Register a source (incomplete) unless it is registered already (a resumed run)."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO suggestion_sources (dataset_id, name, kind, model, settings, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (self._dataset_id(dataset), name, kind, model, dumps(settings), time.time()),
+            )
+
+    def complete_suggestion_source(self, dataset: str, name: str, settings: dict[str, Any]) -> None:
+        """Mark a registered source complete (its run reached the end), with the settings of that run."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE suggestion_sources SET completed_at = ?, settings = ? WHERE dataset_id = ? AND name = ?",
+                (time.time(), dumps(settings), self._dataset_id(dataset), name),
+            )
+
+    def sentences_lacking_source(
+        self, dataset: str, source: str, *, after_position: int = 0, limit: int = 256, undecided_only: bool = True
+    ) -> list[Sentence]:
+        """Up to ``limit`` sentences after ``after_position`` (position order) with no row of ``source``;
+        with ``undecided_only``, only those nobody decided (no current answer, gold or not)."""
+        undecided = (
+            " AND NOT EXISTS (SELECT 1 FROM current c WHERE c.sentence_id = s.id AND c.answer IS NOT NULL)"
+            if undecided_only else ""
+        )
+        rows = self._query(
+            f"SELECT {self._SENTENCE_COLUMNS} FROM sentences s WHERE s.dataset_id = ? AND s.position > ?"
+            " AND NOT EXISTS (SELECT 1 FROM suggestions g WHERE g.sentence_id = s.id AND g.source = ?)"
+            f"{undecided} ORDER BY s.position LIMIT ?",
+            (self._dataset_id(dataset), after_position, source, limit),
+        )
+        return [self._sentence(r) for r in rows]
+
+    def count_sentences_lacking_source(self, dataset: str, source: str, *, undecided_only: bool = True) -> int:
+        """How many sentences :meth:`sentences_lacking_source` would go through."""
+        undecided = (
+            " AND NOT EXISTS (SELECT 1 FROM current c WHERE c.sentence_id = s.id AND c.answer IS NOT NULL)"
+            if undecided_only else ""
+        )
+        return int(self._one(
+            "SELECT COUNT(*) FROM sentences s WHERE s.dataset_id = ?"
+            f" AND NOT EXISTS (SELECT 1 FROM suggestions g WHERE g.sentence_id = s.id AND g.source = ?){undecided}",
+            (self._dataset_id(dataset), source),
+        )[0])
+
     # -- decisions -----------------------------------------------------------------------------
 
     _DECISION_COLUMNS = (
         "d.id, d.uid, d.sentence_id, d.annotator, d.session, d.answer, d.spans, d.relations,"
-        " d.created_at, d.seconds, d.supersedes, d.kind, d.gold, d.meta"
+        " d.created_at, d.seconds, d.supersedes, d.kind, d.gold, d.meta, d.split_at,"
+        # the sentence's text and tokens only for a decision that splits them (a lookup by key)
+        " CASE WHEN d.split_at IS NULL THEN NULL ELSE (SELECT x.text FROM sentences x WHERE x.id = d.sentence_id) END,"
+        " CASE WHEN d.split_at IS NULL THEN NULL ELSE (SELECT x.tokens FROM sentences x WHERE x.id = d.sentence_id) END"
     )
 
     @staticmethod
@@ -472,14 +590,24 @@ class Store:
             kind=row[11],
             gold=bool(row[12]),
             meta=json.loads(row[13]),
+            tokens=None if row[14] is None else decode_split(row[15], decode_tokens(row[15], row[16]), row[14]),
         )
 
     def validate_annotation(
-        self, sentence: Sentence, spans: Sequence[Span], relations: Sequence[Relation], allow_overlaps: bool = True
+        self, sentence: Sentence, spans: Sequence[Span], relations: Sequence[Relation], allow_overlaps: bool = True,
+        tokens: Sequence[Token] | None = None,
     ) -> None:
-        """Raise ``AnnotationError`` when a span is off the sentence's tokens or a relation dangles."""
+        """Raise ``AnnotationError`` when a span is off the tokens (``tokens``, a split of the
+        sentence's, else the sentence's own), the split is not a split of the sentence's tokens, or
+        a relation dangles."""
+        if tokens is not None:
+            problem = refinement_problem(sentence.text, sentence.tokens, tokens)
+            if problem:
+                raise AnnotationError(f"sentence {sentence.position}: {problem}")
+        else:
+            tokens = sentence.tokens
         for span in spans:
-            problem = span_problem(span, sentence.text, sentence.tokens)
+            problem = span_problem(span, sentence.text, tokens)
             if problem:
                 raise AnnotationError(f"sentence {sentence.position}: {problem}")
         if not allow_overlaps:
@@ -508,17 +636,20 @@ class Store:
         gold: bool = False,
         meta: dict[str, Any] | None = None,
         allow_overlaps: bool = True,
+        tokens: Sequence[Token] | None = None,
     ) -> Decision:
         """Append a decision made now (one committed transaction) and return it with its id.
 
         The annotator's previous current decision for the sentence (if any) is recorded in
         ``supersedes``; a saved (not gold) decision ends the sentence's draft. Spans are stored
-        without their suggestion ``source`` and in order.
+        without their suggestion ``source`` and in order. ``tokens``: the decision's own tokens
+        when it splits some of the sentence's (``model.split_tokens``; spans' token indices refer
+        to them), checked to be a split of the sentence's tokens; ``None``: the sentence's.
         """
         record = DecisionRecord(
             sentence, annotator, answer, new_uid(), time.time(),
             spans=tuple(spans), relations=tuple(relations), session=session, seconds=seconds, gold=gold,
-            meta=dict(meta or {}),
+            meta=dict(meta or {}), tokens=None if tokens is None else tuple(tokens),
         )
         self._check_record(record, allow_overlaps)
         with self.transaction():
@@ -559,7 +690,7 @@ class Store:
     def _check_record(self, record: "DecisionRecord", allow_overlaps: bool) -> None:
         if record.answer is not None and record.answer not in ANSWERS:
             raise AnnotationError(f"answer must be one of {', '.join(ANSWERS)}, not {record.answer!r}")
-        self.validate_annotation(record.sentence, record.spans, record.relations, allow_overlaps)
+        self.validate_annotation(record.sentence, record.spans, record.relations, allow_overlaps, record.tokens)
 
     def _append(
         self, record: "DecisionRecord", dataset_id: int, *, keep_existing: bool, end_draft: bool, made_now: bool = False
@@ -599,7 +730,7 @@ class Store:
         verb = "INSERT OR IGNORE" if keep_existing else "INSERT"
         cur = self.conn.execute(
             f"{verb} INTO decisions (uid, dataset_id, sentence_id, annotator, session, answer, spans, relations,"
-            " created_at, seconds, supersedes, kind, gold, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, seconds, supersedes, kind, gold, meta, split_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.uid,
                 dataset_id,
@@ -615,6 +746,7 @@ class Store:
                 record.kind,
                 int(record.gold),
                 dumps(dict(record.meta)),
+                self._encode_split(sentence, record.tokens),
             ),
         )
         if keep_existing and cur.rowcount == 0:
@@ -628,28 +760,38 @@ class Store:
         return Decision(
             int(cur.lastrowid), record.uid, sentence.id, record.annotator, record.session, record.answer,
             record.spans, record.relations, created_at, float(record.seconds), supersedes, record.kind,
-            record.gold, dict(record.meta),
+            record.gold, dict(record.meta), record.tokens,
         )
+
+    def _encode_split(self, sentence: Sentence, tokens: Sequence[Token] | None) -> str | None:
+        try:
+            return encode_split(sentence.tokens, tokens)
+        except ValueError as error:  # a merge stores verbatim: its tokens are checked here
+            raise AnnotationError(f"sentence {sentence.position}: {error}") from None
 
     # -- drafts (unsaved edits; never decisions) -------------------------------------------------
 
     def save_draft(
-        self, sentence: Sentence, annotator: str, spans: Sequence[Span], relations: Sequence[Relation]
+        self, sentence: Sentence, annotator: str, spans: Sequence[Span], relations: Sequence[Relation],
+        tokens: Sequence[Token] | None = None,
     ) -> None:
         """Keep the annotator's unsaved edits of a sentence durably (one committed row, replaced).
 
         A draft is not a decision: no export, agreement, progress or statistic reads it. Saving a
-        decision for the sentence removes it.
+        decision for the sentence removes it. ``tokens`` as for ``add_decision`` (read them back
+        with ``draft_tokens``).
         """
         clean_spans, clean_relations = clean_annotation(spans, relations)
-        self.validate_annotation(sentence, clean_spans, clean_relations)
+        self.validate_annotation(sentence, clean_spans, clean_relations, tokens=tokens)
+        split_at = self._encode_split(sentence, tokens)
         with self.transaction():
             self.conn.execute(
-                "INSERT INTO drafts (dataset_id, annotator, sentence_id, spans, relations, updated_at)"
-                " SELECT dataset_id, ?, id, ?, ?, ? FROM sentences WHERE id = ?"
+                "INSERT INTO drafts (dataset_id, annotator, sentence_id, spans, relations, updated_at, split_at)"
+                " SELECT dataset_id, ?, id, ?, ?, ?, ? FROM sentences WHERE id = ?"
                 " ON CONFLICT (dataset_id, annotator, sentence_id) DO UPDATE SET spans = excluded.spans,"
-                " relations = excluded.relations, updated_at = excluded.updated_at",
-                (annotator, encode_spans(clean_spans), encode_relations(clean_relations), time.time(), sentence.id),
+                " relations = excluded.relations, updated_at = excluded.updated_at, split_at = excluded.split_at",
+                (annotator, encode_spans(clean_spans), encode_relations(clean_relations), time.time(), split_at,
+                 sentence.id),
             )
 
     def draft(self, sentence_id: int, annotator: str) -> tuple[tuple[Span, ...], tuple[Relation, ...]] | None:
@@ -658,6 +800,15 @@ class Store:
             "SELECT spans, relations FROM drafts WHERE sentence_id = ? AND annotator = ?", (sentence_id, annotator)
         )
         return None if row is None else (decode_spans(row[0]), decode_relations(row[1]))
+
+    def draft_tokens(self, sentence: Sentence, annotator: str) -> tuple[Token, ...]:
+        """The tokens the spans of the annotator's draft of the sentence refer to: its split
+        tokens, else (also when there is no draft) the sentence's own."""
+        row = self._one(
+            "SELECT split_at FROM drafts WHERE sentence_id = ? AND annotator = ?", (sentence.id, annotator)
+        )
+        split = None if row is None else decode_split(sentence.text, sentence.tokens, row[0])
+        return split if split is not None else sentence.tokens
 
     def discard_draft(self, sentence_id: int, annotator: str) -> None:
         """Forget the annotator's draft of the sentence (nothing else changes)."""
@@ -708,7 +859,8 @@ class Store:
     def undo(self, decision: Decision, *, session: str = "") -> Decision:
         """Add a row that restores the state before ``decision``; nothing is deleted.
 
-        The new row copies the decision ``decision`` superseded (answer, spans, relations), or has
+        The new row copies the decision ``decision`` superseded (answer, spans, relations, split
+        tokens), or has
         answer ``None`` ("not decided") when there was none. ``decision`` must be what the sentence
         holds now: either the current row itself, or an undo row that brought ``decision``'s
         content back (a session that decided a sentence twice undoes the later decision first,
@@ -719,8 +871,8 @@ class Store:
             current.id == decision.id
             or (
                 current.kind == "undo"
-                and (current.answer, current.spans, current.relations)
-                == (decision.answer, decision.spans, decision.relations)
+                and (current.answer, current.spans, current.relations, current.tokens)
+                == (decision.answer, decision.spans, decision.relations, decision.tokens)
             )
         )
         if not holds_it:
@@ -731,6 +883,7 @@ class Store:
             new_uid(), time.time(),
             spans=restored.spans if restored else (), relations=restored.relations if restored else (),
             session=session, kind="undo", gold=decision.gold, meta={"undoes": decision.id},
+            tokens=restored.tokens if restored else None,
         )
         self._check_record(record, allow_overlaps=True)
         with self.transaction():
@@ -827,8 +980,8 @@ class Store:
 
         SQLite's ``integrity_check``; ``current`` against the history (each (annotator, gold,
         sentence) row names the group's latest decision, with its answer; none missing, none
-        extra); every stored decision's spans on token boundaries of its sentence; relations
-        naming spans of the same decision. Problems are counted per kind and the first ``limit``
+        extra); every stored decision's spans on token boundaries of its sentence (of its own split
+        tokens when it splits some); relations naming spans of the same decision. Problems are counted per kind and the first ``limit``
         are listed with the sentence position.
         """
         report = VerifyReport(dataset)
@@ -898,22 +1051,29 @@ class Store:
 
         # every stored decision (history included): spans on token boundaries, relations to its spans
         cur = self.conn.execute(
-            "SELECT d.id, d.annotator, d.gold, d.spans, d.relations, s.id, s.position, s.text, s.tokens"
+            "SELECT d.id, d.annotator, d.gold, d.spans, d.relations, s.id, s.position, s.text, s.tokens, d.split_at"
             " FROM decisions d JOIN sentences s ON s.id = d.sentence_id WHERE d.dataset_id = ?"
             " ORDER BY s.position, d.id",
             (dataset_id,),
         )
         sentence_id = None
         tokens: tuple[Token, ...] = ()
-        for (decision_id, annotator, gold, spans_json, relations_json, sid, position, text, tokens_json) in cur:
+        for (decision_id, annotator, gold, spans_json, relations_json, sid, position, text, tokens_json, split_at) in cur:
             report.decisions += 1
             if sid != sentence_id:
                 sentence_id, tokens = sid, decode_tokens(text, tokens_json)
             who = f"{annotator}{' (gold)' if gold else ''}"
+            decision_tokens = tokens
+            if split_at is not None:  # the decision's own split tokens: its spans refer to them
+                try:
+                    decision_tokens = decode_split(text, tokens, split_at) or tokens
+                except (ValueError, TypeError) as error:
+                    note("split tokens off the sentence's tokens", position,
+                         f"decision {decision_id} of {who}: split_at {split_at} {error}")
             spans = decode_spans(spans_json)
             report.spans += len(spans)
             for span in spans:
-                problem = span_problem(span, text, tokens)
+                problem = span_problem(span, text, decision_tokens)
                 if problem:
                     note("span off token boundaries", position, f"decision {decision_id} of {who}: {span.label} {problem}")
             relations = decode_relations(relations_json)

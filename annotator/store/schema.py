@@ -207,7 +207,59 @@ def _v4_current_is_the_newest(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v5_suggestion_sources(conn: sqlite3.Connection) -> None:
+    """The registry of suggestion sources a command made (``annotator suggest``): which model, and
+    whether the run finished (``completed_at``); a killed run stays incomplete until resumed."""
+    _run_script(conn,
+        """
+        CREATE TABLE suggestion_sources (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            model TEXT NOT NULL DEFAULT '',
+            settings TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL,
+            completed_at REAL,
+            UNIQUE (dataset_id, name)
+        );
+        """
+    )
+
+
+def _v6_users(conn: sqlite3.Connection) -> None:
+    """Who may open a dataset in the browser (``annotator user add``): name, role and the SHA-256
+    of their token (the token itself is never stored)."""
+    _run_script(conn,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('annotator', 'reviewer')),
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            UNIQUE (dataset_id, name)
+        );
+        """
+    )
+
+
+def _v7_split_tokens(conn: sqlite3.Connection) -> None:
+    """A decision (and a draft) may split some of its sentence's tokens, so a span can cover part
+    of one ("U.S." of "U.S.-made"): ``split_at`` holds the character offsets (sentence-relative)
+    where the sentence's tokens are split, as compact JSON (``[4]``); ``NULL`` means the sentence's
+    tokens. The sentence itself is never changed (see ``codec.encode_split``)."""
+    _run_script(conn,
+        """
+        ALTER TABLE decisions ADD COLUMN split_at TEXT;
+        ALTER TABLE drafts ADD COLUMN split_at TEXT;
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial, _v2_current_index, _v3_current_upsert_and_drafts, _v4_current_is_the_newest,
+    _v5_suggestion_sources, _v6_users, _v7_split_tokens,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
