@@ -73,7 +73,9 @@ _TEXT_TOKEN_ATTRS = frozenset(
      "ENT_KB_ID", "SHAPE", "PREFIX", "SUFFIX", "LANG"}
 )
 
-_TOP_KEYS = ("version", "model", "label_map", "allow_overlaps", "entities", "relations", "relation_rules", "keys", "review_keys")
+_TOP_KEYS = (
+    "version", "model", "label_map", "allow_overlaps", "memory", "entities", "relations", "relation_rules", "keys", "review_keys"
+)
 _ENTITY_KEYS = ("name", "hotkey", "color", "description", "patterns")
 _RELATION_KEYS = ("name", "hotkey", "color", "description", "head", "child", "symmetric")
 _RULE_KEYS = ("relation", "head", "child", "max_tokens", "order")
@@ -163,6 +165,10 @@ class LabelScheme:
     """Binding id -> comma-separated keys: the default keymap with the file's ``keys`` applied."""
     review_keys: dict[str, str] = field(default_factory=dict, hash=False)
     """Review id -> comma-separated keys: :data:`~annotator.keymap.REVIEW_KEYMAP` with the file's ``review_keys`` applied."""
+    memory: str = "own"
+    """Annotation memory in the annotate screen (:mod:`annotator.memory`): ``own`` (the annotator's
+    decisions plus gold), ``shared`` (everyone's plus gold) or ``off``; a dataset's ``memory``
+    setting overrides it."""
 
     @cached_property
     def _entities_by_name(self) -> dict[str, EntityLabel]:
@@ -593,6 +599,10 @@ class _SchemeReader:
         if "allow_overlaps" in top:
             allow_overlaps = self.boolean(top["allow_overlaps"][1], "allow_overlaps")
 
+        memory = "own"
+        if "memory" in top:
+            memory = self.memory(top["memory"][1])
+
         keys = self.keys(top["keys"][1]) if "keys" in top else keymap.merged_keymap()
         review_keys = (
             self.keys(top["review_keys"][1], "review_keys") if "review_keys" in top else keymap.merged_keymap(section="review_keys")
@@ -617,7 +627,21 @@ class _SchemeReader:
             relation_rules=tuple(rules),
             keys=keys,
             review_keys=review_keys,
+            memory=memory,
         )
+
+    def memory(self, node: Node) -> str:
+        """``memory``: true (= own), false (= off), or one of own, shared, off."""
+        from annotator.memory import MEMORY_MODES, memory_mode
+
+        value = self.scalar(node) if isinstance(node, ScalarNode) and node.tag in (
+            "tag:yaml.org,2002:bool", "tag:yaml.org,2002:str") else None
+        mode = memory_mode(value)
+        if mode is None:
+            raise self.error(
+                node, f"memory must be true, false or one of {', '.join(MEMORY_MODES)}, got {_describe(node)}"
+            )
+        return mode
 
     def keys(self, node: Node, section: str = "keys") -> dict[str, str]:
         """A ``keys`` / ``review_keys`` section merged over its screen's default keymap; checks ids and
