@@ -436,3 +436,6 @@ def main() -> None:
             exc.show()
             sys.exit(2)
         raise
+
+
+from . import serve_commands  # noqa: E402,F401  (registers `serve` and `user`; their modules load only when run)
