@@ -58,3 +58,7 @@ class ModelError(AnnotatorError):
 
 class AnnotationError(AnnotatorError):
     """A decision would store an invalid span or relation (off token boundaries, dangling...)."""
+
+
+class TrainingError(AnnotatorError):
+    """A model cannot be trained from the decisions (nothing accepted, no spans, no dev part...)."""

@@ -304,7 +304,7 @@ app.add_typer(dataset_app, name="dataset")
 @dataset_app.command("set")
 def dataset_set_command(
     dataset: str = typer.Argument(..., help="Dataset."),
-    settings: List[str] = typer.Argument(..., help="KEY=VALUE pairs; known: overlap=all|N."),
+    settings: List[str] = typer.Argument(..., help="KEY=VALUE pairs; known: overlap=all|N, suggestions=SOURCE (empty: every source)."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Change a dataset's settings (e.g. `overlap=2`: a sentence leaves new annotators' queues once 2 decided it)."""
@@ -315,10 +315,14 @@ def dataset_set_command(
         key, sep, value = item.partition("=")
         if not sep:
             raise DatasetError(f"expected KEY=VALUE, not {item!r}")
-        if key != "overlap":
-            raise DatasetError(f"unknown dataset setting {key!r} (known: overlap)")
-        values[key] = parse_overlap(value)
+        if key not in ("overlap", "suggestions"):
+            raise DatasetError(f"unknown dataset setting {key!r} (known: overlap, suggestions)")
+        values[key] = parse_overlap(value) if key == "overlap" else (value or None)
     with _store(db) as store:
+        if values.get("suggestions"):
+            from ..resuggest import resolve_source
+
+            resolve_source(store, dataset, values["suggestions"])
         info = store.set_dataset_settings(dataset, values)
     console().print(f"{dataset}: " + ", ".join(f"{k}={v}" for k, v in info.settings.items()))
 
@@ -355,6 +359,7 @@ def annotate_command(
     db: Optional[Path] = DbOption,
     labels: Optional[Path] = LabelsOption,
     start: Optional[int] = typer.Option(None, "--start", min=1, help="Open sentence N [default: your first undecided one]."),
+    suggestions: Optional[str] = typer.Option(None, "--suggestions", help="Suggestion source to show [default: the dataset's active one]."),
 ) -> None:
     """Annotate DATASET in the terminal (keyboard first; ? lists the keys)."""
     validate_name("annotator", annotator)
@@ -362,13 +367,17 @@ def annotate_command(
     with _store(db) as store:
         path = store.path
         count = store.sentence_count(store.dataset(dataset).name)
+        if suggestions is not None:
+            from ..resuggest import resolve_source
+
+            resolve_source(store, dataset, suggestions)
     if count == 0:
         raise DatasetError(f"dataset {dataset!r} has no sentences yet (import some articles first)")
     if start is not None and start > count:
         raise DatasetError(f"--start {start}: dataset {dataset!r} has {count} sentences")
     from ..tui.app import run  # Textual (~0.2 s) is imported only for this command; spaCy never at start
 
-    run(path, dataset, annotator, scheme, start=start)
+    run(path, dataset, annotator, scheme, start=start, **({"suggestions": suggestions} if suggestions is not None else {}))
 
 
 class _PipeGuard:
@@ -439,3 +448,4 @@ def main() -> None:
 
 
 from . import serve_commands  # noqa: E402,F401  (registers `serve` and `user`; their modules load only when run)
+from . import model_commands  # noqa: E402,F401  (registers `train`, `suggest`, `evaluate`, `suggestions`)
