@@ -47,7 +47,9 @@ def load_model(model: str):
         raise ModelError(f"{model}: not a spaCy pipeline (a pipeline is a folder with config.cfg, e.g. models/DATASET/001/model-best)")
     try:
         nlp = load_pipeline(model)
-    except ModelError:
+    except ModelError as exc:
+        if looks_like_path:
+            raise ModelError(f"{model}: not a spaCy pipeline ({exc.problem.split(': ', 1)[-1]})") from None
         raise
     except Exception as exc:  # a broken config or weights: spaCy raises many kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
