@@ -74,7 +74,7 @@ _TEXT_TOKEN_ATTRS = frozenset(
 )
 
 _TOP_KEYS = (
-    "version", "model", "label_map", "allow_overlaps", "memory", "entities", "relations", "relation_rules", "keys", "review_keys"
+    "version", "model", "label_map", "allow_overlaps", "entities", "relations", "relation_rules", "keys", "review_keys", "memory"
 )
 _ENTITY_KEYS = ("name", "hotkey", "color", "description", "patterns")
 _RELATION_KEYS = ("name", "hotkey", "color", "description", "head", "child", "symmetric")

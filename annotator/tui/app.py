@@ -4,12 +4,22 @@ Start-up loads one sentence (plus its article's sentences for context); spaCy is
 the suggestion worker, in its own thread, and only when a sentence near the cursor has no model
 suggestions yet. The worker opens its own ``Store`` on the same file (SQLite connections are per
 thread) and posts :class:`SuggestionsReady`; it never touches widgets.
+
+The annotation memory (:mod:`annotator.memory`) lives in a second worker group: its first pass
+reads the decisions that feed it (start-up does not wait), each committed decision is queued by the
+``decided`` hook (O(1) on the key's path) and applied by the next pass, which then matches the
+sentences ahead and posts :class:`SuggestionsReady` for those whose memory suggestions changed. The
+screen's ``suggestion_rows`` is a dict lookup of those precomputed matches over the stored rows of
+the active suggestion source.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from array import array
+from bisect import bisect_left
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -21,13 +31,20 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from ..keymap import DEFAULT_KEYMAP, keys_display
-from ..model import Suggestion
+from ..memory import MEMORY_SOURCE, AnnotationMemory, MemoryMatch, memory_mode, suggested_keys
+from ..model import Decision, Sentence, Suggestion
 from ..store import Store
 from .context import Navigation, ScreenContext, apply_keymap
 from .widgets.prompt_bar import PromptKeys
 
 SUGGEST_AHEAD = 11
 """Sentences (the current one and the next ten) given suggestions in the background."""
+
+KEPT_SOURCES = ("patterns", "rules")
+"""Span sources shown whatever the active suggestion source is (the scheme's own patterns and rules)."""
+
+MEMORY_CACHE = 256
+"""Sentences whose memory matches are kept (the window ahead is recomputed after each decision)."""
 
 SuggesterFactory = Callable[[], Any]
 """Builds an object with ``suggest(list[SentenceInput])`` and ``source`` (a ``Preannotator``)."""
@@ -66,9 +83,14 @@ class AnnotatorApp(PromptKeys, App[None]):
         *,
         start: int | None = None,
         suggester: SuggesterFactory | None | str = "default",
+        suggestions: str | None = None,
+        memory: str | None = None,
     ) -> None:
         """``suggester`` builds the pre-annotator in the worker ("default": the scheme's spaCy
-        pipeline via :class:`~annotator.preannotate.Preannotator`; ``None``: no suggestions on the fly)."""
+        pipeline via :class:`~annotator.preannotate.Preannotator`; ``None``: no suggestions on the fly).
+        ``suggestions`` is the active suggestion source (None: the dataset's ``suggestions`` setting,
+        else every stored source); ``memory`` the memory mode (None: the dataset's ``memory``
+        setting, else the scheme's)."""
         super().__init__()
         self.db_path = str(db_path)
         """The database file (the worker opens its own connection on it)."""
@@ -82,15 +104,36 @@ class AnnotatorApp(PromptKeys, App[None]):
         """The label scheme (labels, hotkeys, colours, relation constraints, keys)."""
         self.session = f"{annotator}-{time.strftime('%Y%m%dT%H%M%S')}"
         """Session id stored with every decision of this run."""
+        settings = self.store.dataset(dataset).settings
+        self.active_source: str | None = suggestions or settings.get("suggestions") or None
+        """The suggestion source shown (with the patterns and rules), or None: every source."""
+        self.memory_mode: str = memory_mode(memory) or memory_mode(settings.get("memory")) or scheme.memory
+        """``own``, ``shared`` or ``off`` (see :mod:`annotator.memory`)."""
         self.context = ScreenContext(
             self.store, scheme, dataset, annotator, self.session,
             suggestions=self.request_suggestions, navigation=Navigation(start=start),
+            suggestion_rows=self.suggestion_rows, decided=self.decided,
         )
         """What the annotate screen works with (``--start N``, or None: the first undecided sentence)."""
         self._suggester_factory: SuggesterFactory | None = self._default_suggester if suggester == "default" else suggester  # type: ignore[assignment]
         self._suggester: Any = None
         self._suggester_lock = threading.Lock()
         self._suggested_ids: set[int] = set()
+        self.memory: AnnotationMemory | None = None
+        """The annotation memory, once its first pass has read the decisions (None before, or off)."""
+        self._memory_lock = threading.Lock()
+        self._memory_matches: dict[int, MemoryMatch] = {}
+        """Sentence id -> the memory's match, written by the memory worker (read with one lookup)."""
+        self._pending: deque[tuple[Sentence, Decision]] = deque()
+        """Decisions committed since the last memory pass (appended by the ``decided`` hook)."""
+        self._counted: dict[int, tuple[Decision, frozenset]] = {}
+        """Sentence id -> what the memory counts for it (this run's decisions only)."""
+        self._streamed_ids = array("q")
+        """Sorted ids of the decisions the memory's first pass read (which of them it counted)."""
+        self._memory_request: tuple[int | None, int | None] = (1, None)
+        """Where the next memory pass matches from: (position, or the id of a sentence)."""
+        self._memory_scheduled = False
+        """True while a memory pass was started and has not taken its request yet."""
         self.annotate_screen: Screen | None = None
         """The annotate screen (messages from workers are routed to it)."""
 
@@ -110,6 +153,132 @@ class AnnotatorApp(PromptKeys, App[None]):
 
         self.annotate_screen = AnnotateScreen(self.context)
         self.push_screen(self.annotate_screen)
+
+    # -- which suggestions a sentence shows: the active source, then the memory ------------------
+
+    def suggestion_rows(self, sentence_id: int) -> list[Suggestion]:
+        """The stored rows of the active source (every source when none is set; pattern and rule
+        spans always), minus what the memory suppresses, plus the memory's row last (it wins
+        overlaps of equal length). A dict lookup beyond the stored rows: the memory's match was
+        computed by its worker."""
+        rows = [row for row in self.store.suggestions(sentence_id) if row.source != MEMORY_SOURCE]
+        active = self.active_source
+        if active is not None:
+            rows = [row if row.source == active else _kept_spans(row) for row in rows]
+            rows = [row for row in rows if row.spans]
+        match = self._memory_matches.get(sentence_id)
+        if match is None:
+            if self.memory_mode != "off":  # not matched yet (a jump): the worker will, and say so
+                self._want_memory(sentence_id=sentence_id)
+            return rows
+        return match.filter(rows, self.scheme)
+
+    def decided(self, sentence: Sentence, decision: Decision) -> None:
+        """A decision (or an undo's row) was committed: queue it for the memory (never waits)."""
+        if self.memory_mode == "off":
+            return
+        self._pending.append((sentence, decision))
+        self._want_memory(position=sentence.position + 1)
+
+    def _want_memory(self, position: int | None = None, sentence_id: int | None = None) -> None:
+        """Ask for a memory pass from ``position`` (or the sentence ``sentence_id``) on; requests
+        made while one waits to start are merged into it (the newest position wins)."""
+        self._memory_request = (position, sentence_id)
+        if not self._memory_scheduled:
+            self._memory_scheduled = True
+            self._memory_pass()
+
+    @work(thread=True, exit_on_error=False, group="memory")
+    def _memory_pass(self) -> None:
+        """Build the memory (first pass), apply the queued decisions, match the sentences ahead."""
+        with self._memory_lock:  # passes run one at a time
+            self._memory_scheduled = False  # before reading the request: a newer one starts a pass
+            position, sentence_id = self._memory_request
+            store = Store(self.db_path)
+            try:
+                if sentence_id is not None:
+                    position = store.sentence(sentence_id).position
+                built = self.memory is None
+                if built:
+                    self._pending.clear()  # the first read sees every decision committed before it
+                    self.memory = self._build_memory(store)
+                updated = self._apply_pending(store)
+                changed = self._match_ahead(store, position, stale=built or updated)
+            finally:
+                store.close()
+        if changed:
+            self.post_message(SuggestionsReady(changed))
+
+    def _build_memory(self, store: Store) -> AnnotationMemory:
+        memory = AnnotationMemory(self.scheme)
+        streamed: list[int] = []
+        annotators = None if self.memory_mode == "shared" else [self.annotator]
+        for sentence, decision in store.current_decisions(self.dataset, annotators):
+            memory.add(sentence, decision, suggested_keys(store.suggestions(sentence.id)))
+            if decision.annotator == self.annotator:
+                streamed.append(decision.id)  # type: ignore[arg-type]
+        for sentence, decision in store.current_decisions(self.dataset, gold=True):
+            memory.add(sentence, decision, suggested_keys(store.suggestions(sentence.id)))
+        self._streamed_ids = array("q", sorted(streamed))
+        return memory
+
+    def _was_streamed(self, decision: Decision | None) -> bool:
+        ids = self._streamed_ids
+        if decision is None or decision.id is None:
+            return False
+        at = bisect_left(ids, decision.id)
+        return at < len(ids) and ids[at] == decision.id
+
+    def _apply_pending(self, store: Store) -> bool:
+        """Move the counts of each sentence decided since the last pass from what the memory counted
+        for it to its newest decision. What was counted is this run's last decision for it, or else
+        the one of its decisions the first pass read (a decision committed while that pass was
+        reading may or may not have been read: the ids say which)."""
+        memory = self.memory
+        assert memory is not None
+        chains: dict[int, tuple[Sentence, list[Decision]]] = {}
+        if not self._pending:
+            return False
+        while self._pending:
+            sentence, decision = self._pending.popleft()
+            chains.setdefault(sentence.id, (sentence, []))[1].append(decision)  # type: ignore[arg-type]
+        for sentence_id, (sentence, chain) in chains.items():
+            if sentence_id in self._counted:
+                before, before_suggested = self._counted[sentence_id]
+            else:
+                first = chain[0]
+                root = store.decision(first.supersedes) if first.supersedes is not None else None
+                read = [d for d in (root, *chain) if self._was_streamed(d)]
+                before = read[-1] if read else None
+                before_suggested = suggested_keys(store.suggestions(sentence_id))
+            newest = chain[-1]
+            suggested = suggested_keys(store.suggestions(sentence_id))
+            memory.remove(sentence, before, before_suggested)
+            memory.add(sentence, newest, suggested)
+            self._counted[sentence_id] = (newest, suggested)
+        return True
+
+    def _match_ahead(self, store: Store, position: int, *, stale: bool) -> set[int]:
+        """Match the sentences from ``position`` on; the ids whose match changed. ``stale``: the
+        memory changed, so matches of other sentences are dropped."""
+        memory = self.memory
+        assert memory is not None
+        matches: dict[int, MemoryMatch] = {}
+        for offset in range(SUGGEST_AHEAD):
+            row = store.sentence_at(self.dataset, position + offset)
+            if row is None:
+                break
+            matches[row.sentence.id] = memory.match(row.sentence)  # type: ignore[index]
+        old = self._memory_matches
+        changed = {sid for sid, match in matches.items() if old.get(sid, MemoryMatch(None)) != match}
+        # Everything else may be stale now: keep only what was just computed, plus older entries
+        # while the memory has not changed (a pass without decisions), within the cache size.
+        kept = {} if stale else dict(old)
+        kept.update(matches)
+        if len(kept) > MEMORY_CACHE:
+            kept = matches
+        self._memory_matches = kept  # one assignment: the main thread sees the old or the new dict
+        return changed
 
     def on_unmount(self) -> None:
         self.store.close()
@@ -148,6 +317,8 @@ class AnnotatorApp(PromptKeys, App[None]):
         """Make suggestions for ``position`` and the next sentences in the background (if enabled)."""
         if self._suggester_factory is not None:
             self._suggest_ahead(position)
+        if self.memory_mode != "off":
+            self._want_memory(position=position)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="suggestions")
     def _suggest_ahead(self, position: int) -> None:
@@ -202,8 +373,8 @@ class AnnotatorApp(PromptKeys, App[None]):
                 sentence = row.sentence
                 if sentence.id in wanted or sentence.id in self._suggested_ids:
                     continue
-                sources = [s.source for s in store.suggestions(sentence.id)]
-                if sources and all(source in ("patterns", "rules") for source in sources):
+                sources = [s.source for s in store.suggestions(sentence.id) if s.source != MEMORY_SOURCE]
+                if sources and all(source in KEPT_SOURCES for source in sources):
                     wanted[sentence.id] = sentence
         return [s for s in sorted(wanted.values(), key=lambda s: s.position) if s.id not in self._suggested_ids]
 
@@ -216,6 +387,19 @@ class AnnotatorApp(PromptKeys, App[None]):
             self.annotate_screen.say(message.problem)
 
 
-def run(db_path: str | Path, dataset: str, annotator: str, scheme, start: int | None = None) -> None:
-    """Run the app in the terminal (``annotator annotate``)."""
-    AnnotatorApp(db_path, dataset, annotator, scheme, start=start).run()
+def _kept_spans(row: Suggestion) -> Suggestion:
+    """A row of another source than the active one: its pattern and rule spans only."""
+    spans = tuple(span for span in row.spans if span.source in KEPT_SOURCES)
+    if row.source in KEPT_SOURCES and len(spans) == len(row.spans):
+        return row
+    keys = {span.key for span in spans}
+    relations = tuple(r for r in row.relations if r.head in keys and r.child in keys)
+    return Suggestion(row.sentence_id, row.source, spans, relations)
+
+
+def run(
+    db_path: str | Path, dataset: str, annotator: str, scheme, start: int | None = None,
+    suggestions: str | None = None, memory: str | None = None,
+) -> None:
+    """Run the app in the terminal (``annotator annotate``; ``--suggestions SOURCE``)."""
+    AnnotatorApp(db_path, dataset, annotator, scheme, start=start, suggestions=suggestions, memory=memory).run()

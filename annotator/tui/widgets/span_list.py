@@ -1,4 +1,6 @@
-"""The spans of the current sentence, numbered as in the sentence view; the one under the cursor is marked."""
+"""The spans of the current sentence, numbered as in the sentence view; the one under the cursor is
+marked, and a suggestion says where it came from (the model's name, ``patterns``, ``rules``,
+``memory`` or a trained model's source name)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,16 @@ from textual.widgets import Static
 
 from ...editing import SentenceEditor
 from .sentence_view import entity_color
+
+
+SOURCE_WIDTH = 14
+"""At most this many cells of a suggestion's source name are shown."""
+
+
+def source_tag(edit_span) -> str:
+    """`` · SOURCE`` for a suggested span with a known source, else ""."""
+    source = edit_span.span.source if edit_span.suggested else None
+    return f" · {fit(source, SOURCE_WIDTH)}" if source else ""
 
 
 def fit(text: str, width: int) -> str:
@@ -22,7 +34,7 @@ def fit(text: str, width: int) -> str:
 
 
 class SpanList(Static):
-    """One line per span: number, label, text, and ``?`` while it is still a suggestion."""
+    """One line per span: number, label, text, and ``?`` and its source while it is still a suggestion."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -51,7 +63,9 @@ class SpanList(Static):
         self._editor = editor
         under = editor.span_under_cursor()
         width = self._available()
-        signature = (editor.text, editor.spans, under.key if under else None, width)
+        # Span equality ignores the source: compare the sources too (a memory row can replace a model's).
+        sources = tuple(s.span.source for s in editor.spans)
+        signature = (editor.text, editor.spans, sources, under.key if under else None, width)
         if signature == self._shown:
             return
         self._shown = signature
@@ -63,16 +77,19 @@ class SpanList(Static):
             color = entity_color(editor.scheme, edit_span.label)
             marker = "▶" if under is not None and under.key == edit_span.key else " "
             suffix = "?" if edit_span.suggested else ""
+            tag = source_tag(edit_span)
             prefix = f"{marker}{number:>2} {edit_span.label} "
-            text = fit(editor.span_text(edit_span.key), width - cell_len(prefix) - len(suffix))
+            text = fit(editor.span_text(edit_span.key), width - cell_len(prefix) - len(suffix) - cell_len(tag))
             style = "dim italic" if edit_span.suggested else "not dim"
+            # Labels, span text and source names are user data: passed as variables, never markup.
             line = Content.from_markup(
-                f"$marker[b]$number[/] [{color}]$label[/] [{style}]$text$suffix[/]",
+                f"$marker[b]$number[/] [{color}]$label[/] [{style}]$text$suffix[/][dim]$tag[/]",
                 marker=marker,
                 number=f"{number:>2}",
                 label=edit_span.label,
                 text=text,
                 suffix=suffix,
+                tag=tag,
             )
             if marker == "▶":
                 line = line.stylize("bold")
