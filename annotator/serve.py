@@ -199,6 +199,7 @@ class AnnotatorServer(Server):
         """The connected browsers, by id."""
         self._tickets: dict[str, tuple[User, float]] = {}
         self._next_session = 1
+        self._closing: set[asyncio.Future] = set()
         self._stopping = False
         self.bound_port: int | None = None
         """The port actually listened on (``port=0`` picks a free one)."""
@@ -335,10 +336,23 @@ class AnnotatorServer(Server):
         except Exception as exc:  # one broken connection must not take the server down
             self.log(f"{user.name}: connection failed: {exc}", "red")
         finally:
-            await self._stop_session(session)
-            self.sessions.pop(session_id, None)
-            self.log(f"{user.name} disconnected from {remote} after {_duration(time.monotonic() - session.started)}")
+            # aiohttp cancels this handler when the browser goes away: the app is stopped in a task
+            # of its own (kept in _closing), so cancelling the handler cannot leave it running.
+            closing = asyncio.ensure_future(self._end_session(session_id, session))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+            try:
+                await asyncio.shield(closing)
+            except asyncio.CancelledError:
+                pass
         return websocket
+
+    async def _end_session(self, session_id: int, session: Session) -> None:
+        try:
+            await self._stop_session(session)
+        finally:
+            self.sessions.pop(session_id, None)
+            self.log(f"{session.user.name} disconnected from {session.remote} after {_duration(time.monotonic() - session.started)}")
 
     async def _stop_session(self, session: Session) -> None:
         """Tell the app to quit and wait for it (its decisions are committed already); kill it
@@ -346,12 +360,19 @@ class AnnotatorServer(Server):
         service = session.service
         if service is None:
             return
+        process = service._process
+
+        async def quit_app() -> None:
+            await service.stop()  # sends "quit"; returns when the app's output ends
+            if process is not None:
+                await process.wait()
+
         try:
-            await asyncio.wait_for(asyncio.shield(service.stop()), STOP_SECONDS)
+            await asyncio.wait_for(asyncio.shield(quit_app()), STOP_SECONDS)
         except (asyncio.TimeoutError, Exception):
-            process = service._process
             if process is not None and process.returncode is None:
                 process.kill()
+                await process.wait()
                 self.log(f"{session.user.name}: the app did not quit in time and was killed", "red")
         if session.websocket is not None and not session.websocket.closed:
             await session.websocket.close()
@@ -362,6 +383,8 @@ class AnnotatorServer(Server):
         if self.sessions:
             self.log(f"stopping: telling {len(self.sessions)} session(s) to quit")
         await asyncio.gather(*(self._stop_session(s) for s in list(self.sessions.values())))
+        if self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
 
     # -- running -------------------------------------------------------------------------------------
 
