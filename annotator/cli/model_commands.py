@@ -27,12 +27,12 @@ def scores_table(title: str, columns: list[tuple[str, dict[str, Any]]]):
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, box=None, title_justify="left")
-    table.add_column("label")
+    table = Table(title=title or None, box=None, title_justify="left")
+    table.add_column("label", no_wrap=True)
     for name, _ in columns:
         for metric in ("P", "R", "F1"):
-            table.add_column(Text(f"{name} {metric}" if len(columns) > 1 else metric), justify="right")
-    table.add_column("n (decided)", justify="right")
+            table.add_column(Text(f"{name} {metric}" if len(columns) > 1 else metric), justify="right", no_wrap=True)
+    table.add_column("decided", justify="right", no_wrap=True)
     labels = sorted({label for _, data in columns for label in data["per_label"]})
     first = columns[0][1]
     for label in labels:
@@ -59,9 +59,9 @@ def confusions_table(confusions: list[dict[str, Any]]):
 
     table = Table(title="most frequent confusions (suggested -> decided)", box=None, title_justify="left")
     table.add_column("text")
-    table.add_column("suggested")
+    table.add_column("suggested", no_wrap=True)
     table.add_column("decided")
-    table.add_column("x", justify="right")
+    table.add_column("times", justify="right", no_wrap=True)
     for c in confusions:
         decided = c["decided"] + (f" {c['decided_text']!r}" if c.get("decided_text") else "")
         table.add_row(Text(repr(c["text"])), Text(c["suggested"]), Text(decided), f"x{c['count']}")
@@ -132,6 +132,7 @@ def train_command(
         scheme = dataset_scheme(scheme, store, dataset)
         data = training_data(store, dataset, source=source, dev=dev, seed=seed, dev_dataset=dev_dataset)
     steps = max_steps or DEFAULT_MAX_STEPS
+    trained_labels = set(data.labels)
     err.print(f"{dataset}: training on {plural(len(data.train), 'sentence')} from {data.source}, "
               f"dev {plural(len(data.dev), 'sentence')}" + (f" of {data.dev_dataset}" if data.dev_dataset else "")
               + f"; labels {', '.join(data.labels)}; base {base}; {steps} steps, seed {seed}")
@@ -145,7 +146,7 @@ def train_command(
                 return
             status = f"loss {p.loss:.1f}  dev score {p.score:.3f}"
             progress.update(task, completed=p.step, status=status)
-            per_label = "  ".join(f"{label} {f:.3f}" for label, f in sorted(p.per_label.items()))
+            per_label = "  ".join(f"{label} {f:.3f}" for label, f in sorted(p.per_label.items()) if label in trained_labels)
             err.print(Text(f"step {p.step:>5}  {status}  {per_label}"))
 
         result = train(data, scheme, out or models_root(dataset),
