@@ -16,12 +16,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import AnnotatorError, InputError
 from .model import Relation, Span
-from .segment import Segmenter, content_hash, headline
+from .segment import SegmentedSentence, Segmenter, content_hash, headline
 from .store import ImportCounts, Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .preannotate import SentenceInput
 
 ARTICLE_CHUNK = 200  # articles segmented, pre-annotated and inserted together (bounded memory)
 FOLDER_SUFFIXES = (".txt", ".jsonl")
@@ -123,7 +126,8 @@ def _read_jsonl_articles(path: Path) -> Iterator[ArticleInput]:
         raise InputError("empty file (no records)", path)
 
 
-SuggestFn = Callable[[list[tuple[str, Sequence[Any]]]], list[tuple[list[Span], list[Relation]]]]
+SuggestFn = Callable[[list[tuple[str, SegmentedSentence]]], list[tuple[list[Span], list[Relation]]]]
+"""Suggested spans and relations for each ``(sentence text, segmented sentence)``, in order."""
 
 
 class ArticleImporter:
@@ -191,11 +195,7 @@ class ArticleImporter:
         segmented = list(self.segmenter.segment_many(a.text for a, _ in fresh))
         suggestions: list[list[tuple[str, list[Span], list[Relation]] | None]] = [[] for _ in fresh]
         if self.suggest is not None:
-            flat = [
-                (a.text[s.start : s.end], s.tokens, s.pattern_matches)
-                for (a, _), sents in zip(fresh, segmented)
-                for s in sents
-            ]
+            flat = [(a.text[s.start : s.end], s) for (a, _), sents in zip(fresh, segmented) for s in sents]
             results = iter(self.suggest(flat))
             for i, sents in enumerate(segmented):
                 suggestions[i] = [(self.suggestion_source, *next(results)) for _ in sents]
@@ -220,6 +220,20 @@ class ArticleImporter:
             if self.on_article:
                 self.on_article(1)
         return counts
+
+
+def sentence_inputs(flat: Iterable[tuple[str, SegmentedSentence]], with_model: bool) -> Iterator["SentenceInput"]:
+    """What ``Preannotator.suggest`` needs of each segmented sentence.
+
+    Without a model a sentence no pattern matched gets no suggestion, so its tokens (a tuple per
+    token) are not built.
+    """
+    from .preannotate import SentenceInput
+
+    for text, sentence in flat:
+        matches = sentence.pattern_matches
+        tokens = sentence.tokens if with_model or matches is None or matches else ()
+        yield SentenceInput(text, tokens, matches)
 
 
 # -- a whole `annotator import`: plain and annotated files, suggestions, skip-invalid --------------
@@ -286,7 +300,7 @@ def import_files(
     result = ImportResult()
     segmenter = None
     if plain and suggest is not None:
-        from .preannotate import Preannotator, SentenceInput
+        from .preannotate import Preannotator
 
         pre = Preannotator(scheme, model=suggest.model, use_model=suggest.use_model, explicit=suggest.model is not None)
         result.notice = pre.notice if suggest.use_model else ""
@@ -295,8 +309,8 @@ def import_files(
         segmenter = Segmenter(patterns=pre.patterns)
 
         def suggest_with_model(flat):
-            inputs = (SentenceInput(text, tokens, matches) for text, tokens, matches in flat)
-            return list(pre.suggest(inputs, batch_size=suggest.batch_size, n_process=suggest.workers))
+            return list(pre.suggest(sentence_inputs(flat, pre.nlp is not None), batch_size=suggest.batch_size,
+                                    n_process=suggest.workers))
 
         suggest_fn = suggest_with_model
 

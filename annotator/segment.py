@@ -31,7 +31,7 @@ import bisect
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from .model import Token
 
@@ -53,7 +53,7 @@ def paragraphs(text: str) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of each non-empty paragraph, stripped of surrounding whitespace.
 
     >>> list(paragraphs("Title\\n\\nBody one.\\r\\n\\r\\n\\n  Body two.  "))
-    [(0, 5), (7, 16), (24, 33)]
+    [(0, 5), (7, 16), (23, 32)]
     """
     position = 0
     for match in _PARAGRAPH_BREAK.finditer(text):
@@ -163,6 +163,7 @@ class Segmenter:
         self.batch_size = batch_size
         self.patterns = patterns
         self._nlp = None
+        self._matcher = None
 
     @property
     def nlp(self):
@@ -171,9 +172,9 @@ class Segmenter:
 
             nlp = spacy.blank(self.lang)
             if self.patterns is not None:
-                from .preannotate import add_pattern_ruler
+                from .preannotate import PatternMatcher
 
-                add_pattern_ruler(nlp, self.patterns)
+                self._matcher = PatternMatcher(nlp, self.patterns)
             self._nlp = nlp
         return self._nlp
 
@@ -199,7 +200,7 @@ class Segmenter:
             whole = _unsplit_paragraphs(text, spans)
             for number, ((para_start, _), piece, doc) in enumerate(zip(spans, pieces, nlp.pipe(pieces, batch_size=self.batch_size))):
                 sentences.extend(
-                    _split_paragraph(doc, para_start, self.patterns is not None, piece, hashes, whole=number in whole)
+                    _split_paragraph(doc, para_start, self._matcher, piece, hashes, whole=number in whole)
                 )
                 if keep_docs:
                     docs.append((para_start, doc))
@@ -240,7 +241,7 @@ class _Hashes:
 def _split_paragraph(
     doc: "Doc",
     offset: int,
-    with_patterns: bool = False,
+    matcher: "Callable[[Doc], list[tuple[int, int, str]]] | None" = None,
     text: str | None = None,
     hashes: "_Hashes | None" = None,
     whole: bool = False,
@@ -293,11 +294,8 @@ def _split_paragraph(
                 if position < n and idx[position] == match.start(1):
                     starts.append(position)
     bounds = sorted(set(b for b in starts if 0 < b < n))
-    matches: list[tuple[int, int, str]] = []
-    if with_patterns:
-        from .preannotate import pattern_matches
-
-        matches = pattern_matches(doc)
+    with_patterns = matcher is not None
+    matches = matcher(doc) if with_patterns else []
     any_space = 1 in space
     token_ends = [i + length for i, length in zip(idx, lengths)]
     sentences = []

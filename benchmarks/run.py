@@ -70,11 +70,13 @@ class Sizes:
     peers_sentences: int = 10_000
     cli_reps: int = 3
     best_of: int = 2
+    patterns_sentences: int = 100_000
+    search_queries: int = 40
 
 
 QUICK = Sizes(pre_sentences=500, import_sentences=20_000, import_files=1, startup_reps=1, key_cycles=5,
               save_reps=50, docbin_sentences=5_000, agreement_sentences=(5_000, 10_000), peers_sentences=1_000,
-              cli_reps=1, best_of=1)
+              cli_reps=1, best_of=1, patterns_sentences=5_000, search_queries=10)
 
 
 @dataclass
@@ -286,6 +288,11 @@ def segmenter_like_cli(pre):
 
 def row_preannotate(ctx: Context) -> list[Line]:
     from annotator.importer import ArticleImporter, ArticleInput
+
+    try:
+        from annotator.importer import sentence_inputs
+    except ImportError:
+        sentence_inputs = None
     from annotator.labels import find_scheme
     from annotator.preannotate import Preannotator, SentenceInput
     from annotator.store import Store
@@ -302,9 +309,12 @@ def row_preannotate(ctx: Context) -> list[Line]:
             store.ensure_dataset("pre")
 
             def suggest(flat):  # what `annotator import` does (importer.import_files)
-                # items are (text, tokens) or, where the importer matches patterns while it segments,
-                # (text, tokens, pattern_matches): SentenceInput takes them in that order.
-                return list(pre.suggest((SentenceInput(*item) for item in flat), batch_size=256, n_process=workers))
+                # items are (text, SegmentedSentence); older importers gave (text, tokens[, pattern_matches])
+                if flat and not isinstance(flat[0][1], (list, tuple)) and sentence_inputs is not None:
+                    inputs = sentence_inputs(flat, pre.nlp is not None)
+                else:
+                    inputs = (SentenceInput(*item) for item in flat)
+                return list(pre.suggest(inputs, batch_size=256, n_process=workers))
 
             importer = ArticleImporter(store, "pre", segmenter=segmenter_like_cli(pre), suggest=suggest,
                                        suggestion_source=pre.source)
@@ -402,6 +412,93 @@ def row_import(ctx: Context) -> list[Line]:
              ours.maxrss_mib / raw.maxrss_mib, "< 1024 MiB", ours.maxrss_mib < 1024 if not ctx.quick else None,
              values={"ours_mib": ours.maxrss_mib, "raw_mib": raw.maxrss_mib}),
     ]
+
+
+def row_patterns(ctx: Context) -> list[Line]:
+    """The default import of plain articles (pattern suggestions, no model) vs ``--no-suggest``."""
+    files, _, n_articles = corpus.jsonl_corpus(ctx.sizes.patterns_sentences, files=1)
+    walls: dict[str, list[float]] = {"--no-model": [], "--no-suggest": []}
+    counts: dict[str, int] = {}
+    for _ in range(ctx.sizes.best_of):
+        for flag in walls:  # alternating, so both see the same machine load
+            db = WORK / f"patterns{flag.replace('-', '_')}.db"
+            databases.remove_db(db)
+            run = run_cli(["import", "news", *files, flag, "--db", db], timeout=1800)
+            if run.returncode != 0:
+                raise RuntimeError(f"annotator import {flag} failed: {run.last_error}")
+            walls[flag].append(run.wall_s)
+            match = re.search(r"imported (\d+) articles, (\d+) sentences", run.stdout)
+            counts[flag] = int(match.group(2)) if match else 0
+    db = WORK / "patterns__no_model.db"
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        spans = conn.execute("SELECT COALESCE(SUM(json_array_length(spans)), 0) FROM suggestions").fetchone()[0]
+    finally:
+        conn.close()
+    for flag in walls:
+        databases.remove_db(WORK / f"patterns{flag.replace('-', '_')}.db")
+    ours, bare = best(walls["--no-model"]), best(walls["--no-suggest"])
+    n = counts["--no-model"]
+    return [Line("patterns", f"default import (pattern suggestions, no model) of {n:,} news sentences vs --no-suggest",
+                 rate(n / ours), rate(counts["--no-suggest"] / bare) + " --no-suggest", ours / bare, "≤ 1.15× (+15 %)",
+                 judge(ours / bare, at_most=1.15),
+                 note=f"whole CLI, {seconds(ours)} vs {seconds(bare)}, best of {len(walls['--no-model'])}; "
+                      f"{spans:,} suggested spans from the patterns ({n_articles:,} articles)",
+                 values={"sentences": n, "runs_s": walls, "spans": spans})]
+
+
+def row_search(ctx: Context) -> list[Line]:
+    """``/`` search on the big dataset: ``Store.search`` for the next match, vs a bare LIKE scan."""
+    from annotator.store import Store
+
+    db = ctx.big_db()
+    size = databases.dataset_size(db, "big")
+    # Needles: rare ones (a word seen once in a few hundred sentences), common ones, and one that is absent.
+    needles = ["Umerov", "ATACMS", "Kursk", "Pentagon", "Austin", "the", "missiles", "said", "no such phrase here"]
+    rng = __import__("random").Random(5)
+    starts = [rng.randrange(1, size) for _ in range(ctx.sizes.search_queries)]
+    store = Store(db)  # writable: opening migrates an older database (the full-text index is built once, untimed)
+    try:
+        store.search("big", "warm-up")
+        ours_ms: dict[str, list[float]] = {}
+        for needle in needles:
+            times = ours_ms.setdefault(needle, [])
+            for start in starts:
+                t0 = perf_counter()
+                store.search("big", needle, after_position=start)
+                times.append((perf_counter() - t0) * 1000)
+            t0 = perf_counter()
+            store.search("big", needle, after_position=starts[0], backwards=True)
+            times.append((perf_counter() - t0) * 1000)
+    finally:
+        store.close()
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    bare_ms: dict[str, list[float]] = {}
+    try:
+        dataset_id = conn.execute("SELECT id FROM datasets WHERE name = 'big'").fetchone()[0]
+        for needle in needles:
+            times = bare_ms.setdefault(needle, [])
+            for start in starts[: max(3, len(starts) // 8)]:  # a LIKE scan of 1M rows is slow: fewer repetitions
+                t0 = perf_counter()
+                row = conn.execute("SELECT position FROM sentences WHERE dataset_id = ? AND position > ? AND text LIKE ?"
+                                   " ORDER BY position LIMIT 1", (dataset_id, start, f"%{needle}%")).fetchone()
+                if row is None:
+                    conn.execute("SELECT position FROM sentences WHERE dataset_id = ? AND text LIKE ? ORDER BY position LIMIT 1",
+                                 (dataset_id, f"%{needle}%")).fetchone()
+                times.append((perf_counter() - t0) * 1000)
+    finally:
+        conn.close()
+    every = [t for ts in ours_ms.values() for t in ts]
+    worst_needle = max(ours_ms, key=lambda k: statistics.median(ours_ms[k]))
+    worst = statistics.median(ours_ms[worst_needle])
+    p90 = sorted(every)[int(0.9 * len(every))]
+    bare_worst = max(statistics.median(ts) for ts in bare_ms.values())
+    return [Line("search", f"`/` search, next match on {size:,} sentences (Store.search, {len(needles)} needles × "
+                           f"{len(starts) + 1} starts)", ms(worst) + " worst median", ms(bare_worst) + " LIKE scan worst",
+                 worst / bare_worst, "< 50 ms", absolute(ctx, worst < 50 and p90 < 50),
+                 note=f"worst needle {worst_needle!r}; p90 over all {ms(p90)}, max {ms(max(every))}; "
+                      "medians: " + ", ".join(f"{k!r} {statistics.median(v):.1f}" for k, v in ours_ms.items()),
+                 values={"ours_ms": ours_ms, "bare_like_ms": bare_ms, "sentences": size})]
 
 
 # ----------------------------------------------------------------------------------- 3-4. the TUI
@@ -936,6 +1033,8 @@ def row_peers(ctx: Context) -> list[Line]:
 GROUPS: list[tuple[str, str, Callable[[Context], list[Line]]]] = [
     ("preannotate", "1. pre-annotation throughput", row_preannotate),
     ("import", "2. import (segmentation + storage)", row_import),
+    ("patterns", "2b. default import with pattern suggestions", row_patterns),
+    ("search", "2c. full-text search", row_search),
     ("tui", "3. TUI start and memory", row_tui),
     ("keys", "4. key → screen, durable save", row_keys),
     ("docbin", "5. DocBin export", row_docbin),
