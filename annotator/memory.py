@@ -72,14 +72,18 @@ class MemoryMatch:
     """``(token_start, token_end, label)`` suggestions of other sources the annotators removed."""
 
     def filter(self, rows: Sequence[Suggestion], scheme: "LabelScheme") -> list[Suggestion]:
-        """``rows`` without suppressed spans, then the memory's row (last: it wins overlaps of equal
-        length in the editor); other rows' relations that would now join spans whose labels the
-        scheme does not allow for them (a span the memory relabelled) are left out."""
+        """``rows`` without suppressed spans and without spans on the tokens of a memory span (the
+        memory's label replaces theirs), then the memory's row (last: it wins other overlaps of
+        equal length in the editor); other rows' relations that would now join spans whose labels
+        the scheme does not allow for them (a span the memory relabelled) are left out."""
         memory_labels = {s.key: s.label for s in self.row.spans} if self.row is not None else {}
         result: list[Suggestion] = []
         for row in rows:
-            spans = tuple(s for s in row.spans if (s.token_start, s.token_end, s.label) not in self.suppressed)
-            labels = {s.key: memory_labels.get(s.key, s.label) for s in spans}
+            spans = tuple(
+                s for s in row.spans
+                if (s.token_start, s.token_end, s.label) not in self.suppressed and s.key not in memory_labels
+            )
+            labels = {**{s.key: s.label for s in spans}, **memory_labels}
             relations = tuple(r for r in row.relations if _allowed(scheme, r, labels))
             if spans != row.spans or relations != row.relations:
                 row = Suggestion(row.sentence_id, row.source, spans, relations)

@@ -14,21 +14,35 @@ import pytest
 from annotator.model import Suggestion
 from annotator.store import Store
 
-from .test_tui import ANNOTATOR, SIZE, current, make_app, model_span, spans_of, sync, template_db, wait_for_workers  # noqa: F401
+from .seed_corrections import import_seed, patterns_only_labels
+from .test_tui import ANNOTATOR, SIZE, current, make_app, model_span, spans_of, sync, wait_for_workers
 
 KYIV_POSITIONS = (3, 9, 15)
 """Sentences of the seed with "Kyiv" (the hand-made model rows call it PERSON in each)."""
 
 
-@pytest.fixture
-def db(template_db, tmp_path) -> Path:  # noqa: F811
-    """The seed with the model's PERSON for every "Kyiv" (as en_core_web_sm suggests it)."""
-    target = tmp_path / "memory.db"
-    shutil.copy(template_db, target)
-    with Store(target) as store:
-        for position in KYIV_POSITIONS[1:]:
+@pytest.fixture(scope="module")
+def seed_db(tmp_path_factory) -> Path:
+    """The seed imported as a user would, with pattern suggestions (no model), plus "model" rows
+    with the English model's known errors: PERSON for every "Kyiv", GPE for "Marquardt"."""
+    folder = tmp_path_factory.mktemp("memory")
+    path = folder / "seed.db"
+    import_seed(path, patterns_only_labels(folder))
+    with Store(path) as store:
+        rows = []
+        for position in KYIV_POSITIONS:
             sentence = store.sentence_at("demo", position).sentence
-            store.add_suggestions([Suggestion(sentence.id, "en_core_web_sm", (model_span(sentence, "Kyiv", None, "PERSON"),))])
+            rows.append(Suggestion(sentence.id, "en_core_web_sm", (model_span(sentence, "Kyiv", None, "PERSON"),)))
+        s5 = store.sentence_at("demo", 5).sentence
+        rows.append(Suggestion(s5.id, "en_core_web_sm", (model_span(s5, "Marquardt", None, "GPE"),)))
+        store.add_suggestions(rows)
+    return path
+
+
+@pytest.fixture
+def db(seed_db, tmp_path) -> Path:
+    target = tmp_path / "memory.db"
+    shutil.copy(seed_db, target)
     return target
 
 
