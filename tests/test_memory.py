@@ -256,3 +256,19 @@ def reference_decision_for(sentence, reference):
     from .seed_corrections import reference_decision
 
     return reference_decision(sentence, reference[sentence.position])
+
+
+def test_dataset_set_memory_through_the_cli(tmp_path):
+    from annotator.store import Store
+
+    from .conftest import run_cli
+    from .seed_corrections import import_seed, patterns_only_labels
+
+    db = tmp_path / "seed.db"
+    import_seed(db, patterns_only_labels(tmp_path))
+    done = run_cli("dataset", "set", "demo", "memory=off", "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    with Store(db) as store:
+        assert store.dataset("demo").settings["memory"] == "off"
+    refused = run_cli("dataset", "set", "demo", "memory=sometimes", "--db", str(db))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "memory='sometimes'" in refused.stderr

@@ -304,7 +304,7 @@ app.add_typer(dataset_app, name="dataset")
 @dataset_app.command("set")
 def dataset_set_command(
     dataset: str = typer.Argument(..., help="Dataset."),
-    settings: List[str] = typer.Argument(..., help="KEY=VALUE pairs; known: overlap=all|N, suggestions=SOURCE (empty: every source)."),
+    settings: List[str] = typer.Argument(..., help="KEY=VALUE pairs; known: overlap=all|N, suggestions=SOURCE (empty: every source), memory=own|shared|off."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Change a dataset's settings (e.g. `overlap=2`: a sentence leaves new annotators' queues once 2 decided it)."""
@@ -315,8 +315,15 @@ def dataset_set_command(
         key, sep, value = item.partition("=")
         if not sep:
             raise DatasetError(f"expected KEY=VALUE, not {item!r}")
-        if key not in ("overlap", "suggestions"):
-            raise DatasetError(f"unknown dataset setting {key!r} (known: overlap, suggestions)")
+        if key not in ("overlap", "suggestions", "memory"):
+            raise DatasetError(f"unknown dataset setting {key!r} (known: overlap, suggestions, memory)")
+        if key == "memory":
+            from ..memory import memory_mode
+
+            if memory_mode(value) is None:
+                raise DatasetError(f"memory={value!r}: use own (your decisions and gold), shared (everyone's) or off")
+            values[key] = memory_mode(value)
+            continue
         values[key] = parse_overlap(value) if key == "overlap" else (value or None)
     with _store(db) as store:
         if values.get("suggestions"):
