@@ -230,3 +230,13 @@ def test_max_sessions_refuses_the_page_beyond_the_limit(tmp_path, seeded):
         await socket.close()
 
     _run(seeded, scenario, max_sessions=1)
+
+
+def test_behind_a_proxy_the_page_uses_the_public_url(seeded):
+    async def scenario(client, tokens, server):
+        page = await (await client.get(f"/?token={tokens['alice']}")).text()
+        assert 'data-session-websocket-url="wss://annotate.example.org/team/ws/' in page
+        assert 'src="https://annotate.example.org/team/static/js/textual.js"' in page
+        assert server.local_url == "https://annotate.example.org/team"
+
+    _run(seeded, scenario, public_url="https://annotate.example.org/team/")
