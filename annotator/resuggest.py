@@ -216,7 +216,7 @@ def resolve_source(store: "Store", dataset: str, name: str) -> str:
     if not found.complete:
         raise DatasetError(
             f"suggestion source {name!r} is incomplete ({found.sentences} sentences): rerun "
-            f"`annotator suggest {dataset} --model {found.model} --name {name}` to finish it"
+            f"`annotator suggest {dataset} --model {found.model} --name {name}{' --all' if found.settings.get('all') else ''}` to finish it"
         )
     return name
 

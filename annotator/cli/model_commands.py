@@ -31,8 +31,9 @@ def scores_table(title: str, columns: list[tuple[str, dict[str, Any]]]):
     table.add_column("label", no_wrap=True)
     for name, _ in columns:
         for metric in ("P", "R", "F1"):
-            table.add_column(Text(f"{name} {metric}" if len(columns) > 1 else metric), justify="right", no_wrap=True)
-    table.add_column("decided", justify="right", no_wrap=True)
+            header = f"{name if metric == 'P' else ''}\n{metric}" if len(columns) > 1 else metric
+            table.add_column(Text(header), justify="right", no_wrap=True, min_width=5)
+    table.add_column("decided", justify="right", no_wrap=True, min_width=7)
     labels = sorted({label for _, data in columns for label in data["per_label"]})
     first = columns[0][1]
     for label in labels:
@@ -220,6 +221,7 @@ def suggestions_command(
         active = active_source(store, dataset)
         sources = store.suggestion_sources(dataset)
     table = Table("source", "kind", "model", "sentences", "state", box=None)
+    table.columns[2].overflow = "fold"
     for s in sources:
         state = ("complete" if s.complete else "incomplete (rerun suggest)") + (", active" if s.name == active else "")
         table.add_row(Text(s.name), s.kind, Text(s.model or "-"), str(s.sentences), state)
