@@ -152,10 +152,10 @@ def test_labels_yaml_memory_setting_is_validated_with_file_and_line(tmp_path):
     assert load_scheme(ROOT / "labels.yaml").memory == "own"
     for value, expected in (("off", "off"), ("false", "off"), ("shared", "shared"), ("true", "own")):
         path = tmp_path / f"{value}.yaml"
-        path.write_text(f"memory: {value}\n" + text, encoding="utf-8")
+        path.write_text(text.replace("\nmemory: own\n", f"\nmemory: {value}\n"), encoding="utf-8")
         assert load_scheme(path).memory == expected
     bad = tmp_path / "bad.yaml"
-    bad.write_text("version: 1\nmemory: sometimes\n" + text.replace("version: 1\n", ""), encoding="utf-8")
+    bad.write_text("version: 1\nmemory: sometimes\n" + text.replace("version: 1\n", "").replace("\nmemory: own\n", "\n"), encoding="utf-8")
     with pytest.raises(LabelSchemeError) as raised:
         load_scheme(bad)
     assert str(raised.value).startswith(f"{bad}:2: memory must be true, false or one of own, shared, off")
