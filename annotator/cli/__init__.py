@@ -384,7 +384,7 @@ def annotate_command(
         raise DatasetError(f"--start {start}: dataset {dataset!r} has {count} sentences")
     from ..tui.app import run  # Textual (~0.2 s) is imported only for this command; spaCy never at start
 
-    run(path, dataset, annotator, scheme, start=start, **({"suggestions": suggestions} if suggestions is not None else {}))
+    run(path, dataset, annotator, scheme, start=start, suggestions=suggestions)
 
 
 class _PipeGuard:
