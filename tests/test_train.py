@@ -56,6 +56,14 @@ def test_training_data_is_the_export_split_by_article(tiny):
     assert [e.text for e in training_data(tiny, "d", dev=0.25, seed=4).dev] != [e.text for e in data.dev]
 
 
+def test_dev_dataset_scores_on_another_dataset(tiny, scheme, tmp_path):
+    import_records(tiny, scheme, write_records(tmp_path / "dev.jsonl", 5), "held-out")
+    data = training_data(tiny, "d", dev_dataset="held-out")
+    assert len(data.train) == 24 and len(data.dev) == 5 and data.dev_dataset == "held-out" and data.dev_source == "ann"
+    with pytest.raises(Exception, match="no dataset 'nope'"):
+        training_data(tiny, "d", dev_dataset="nope")
+
+
 def test_training_data_refuses_what_cannot_train(store, scheme, tmp_path):
     store.ensure_dataset("empty")
     with pytest.raises(TrainingError, match="no decisions"):
