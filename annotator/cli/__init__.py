@@ -83,7 +83,7 @@ def import_command(
     overlap: Optional[str] = typer.Option(None, "--overlap", help="Dataset routing: 'all' or a number of annotators per sentence."),
     add_labels: bool = typer.Option(False, "--add-labels", help="Accept labels that are not in the scheme."),
     label_map: List[str] = typer.Option([], "--map", help="Rename a label on import: OLD=NEW (repeatable)."),
-    snap: Optional[str] = typer.Option(None, "--snap", help="Spans that cut a word: 'expand' or 'contract' them to whole tokens (reported) [default: refuse]."),
+    snap: Optional[str] = typer.Option(None, "--snap", help="Spans that cut a word: 'expand' or 'contract' them to whole tokens, or 'split' the word for their decision (reported) [default: refuse]."),
 ) -> None:
     """Import articles (with spaCy suggestions) or annotated data into DATASET."""
     from rich.text import Text
@@ -157,6 +157,45 @@ def show_command(
 
     with _store(db, readonly=True) as store:
         render.sentences_table(store, dataset=dataset, start=start, limit=limit, annotator=annotator, gold=gold)
+
+
+@app.command("search")
+def search_command(
+    dataset: str = typer.Argument(..., help="Dataset."),
+    query: str = typer.Argument(..., help="Text to find (ASCII letters match either case), as `/` does in annotate."),
+    db: Optional[Path] = DbOption,
+    start: int = typer.Option(1, "--from", min=1, help="First sentence position to look at."),
+    limit: int = typer.Option(20, "--limit", min=1, help="Most sentences to print."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line: position, text."),
+) -> None:
+    """Print the sentences whose text contains QUERY, in position order (position and text)."""
+    import json
+
+    from rich.text import Text
+
+    from ..wording import plural
+    from . import render
+
+    if not query:
+        raise DatasetError("the query is empty: give the text to find")
+    found = []
+    with _store(db, readonly=True) as store:
+        position = start - 1
+        while len(found) < limit:
+            hit = store.search(dataset, query, after_position=position)
+            if hit is None or hit <= position:  # no more matches after `position` (search wraps around)
+                break
+            found.append(store.sentence_at(dataset, hit).sentence)
+            position = hit
+    out = render.console()
+    for sentence in found:
+        if as_json:
+            sys.stdout.write(json.dumps({"position": sentence.position, "text": sentence.text}, ensure_ascii=False) + "\n")
+        else:
+            out.print(Text(f"{sentence.position:>7}  ") + Text(sentence.text))
+    more = " (the first; --limit for more)" if len(found) == limit else ""
+    _err(f"{dataset}: {plural(len(found), 'sentence')}{more} contain {query!r}" if found
+         else f"{dataset}: no sentence from position {start} on contains {query!r}")
 
 
 @app.command("export")

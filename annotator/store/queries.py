@@ -12,6 +12,7 @@ path (SQLite connections are cheap, and WAL lets readers run beside the writer).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -46,6 +47,9 @@ from .codec import (
     encode_tokens,
 )
 from .connection import default_db_path, open_database, schema_version, translate, write_transaction
+
+_WORD_RUN = re.compile(r"[A-Za-z0-9]+")
+"""Letters and digits: what the search index's ``unicode61`` tokenizer keeps together (ASCII)."""
 
 
 @dataclass(frozen=True)
@@ -433,24 +437,85 @@ class Store:
         for row in cur:
             yield self._sentence(row)
 
+    SEARCH_WINDOW = 2000
+    """Sentences scanned in order before the word index is asked (a frequent needle is found there)."""
+    SEARCH_TERMS = 500
+    """Most indexed words a part-of-a-word needle may stand for before search scans instead."""
+
     def search(self, dataset: str, needle: str, after_position: int = 0, backwards: bool = False) -> int | None:
-        """Position of the next sentence (wrapping around) whose text contains ``needle`` (case-insensitive)."""
+        """Position of the next sentence (wrapping around) whose text contains ``needle`` (case-insensitive).
+
+        The answer is that of a scan with SQLite's ``LIKE`` (ASCII letters case-insensitive), found
+        without reading every sentence: the next ``SEARCH_WINDOW`` sentences are scanned, then the
+        word index ``sentence_search`` names the sentences holding the needle's words (or, for a
+        needle inside a word, the indexed words containing it), and their text is checked by ``LIKE``.
+        """
         dataset_id = self._dataset_id(dataset)
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        order = "DESC" if backwards else "ASC"
-        compare = "<" if backwards else ">"
+        expression: list[str | None] = []  # worked out once, when the window has no match
+        found = self._search_from(dataset_id, pattern, needle, after_position, backwards, expression)
+        if found is None:  # wrap around: the first match from the other end (it may be the current sentence)
+            found = self._search_from(dataset_id, pattern, needle, None, backwards, expression)
+        return found
+
+    def _search_from(
+        self, dataset_id: int, pattern: str, needle: str, after: int | None, backwards: bool, expression: list[str | None]
+    ) -> int | None:
+        order, compare = ("DESC", "<") if backwards else ("ASC", ">")
+        bound, params = ("", []) if after is None else (f" AND position {compare} ?", [after])
         row = self._one(
-            f"SELECT position FROM sentences WHERE dataset_id = ? AND position {compare} ?"
-            f" AND text LIKE ? ESCAPE '\\' ORDER BY position {order} LIMIT 1",
-            (dataset_id, after_position, pattern),
+            f"SELECT position FROM (SELECT position, text FROM sentences WHERE dataset_id = ?{bound}"
+            f" ORDER BY position {order} LIMIT ?) WHERE text LIKE ? ESCAPE '\\' ORDER BY position {order} LIMIT 1",
+            (dataset_id, *params, self.SEARCH_WINDOW, pattern),
         )
-        if row is None:
+        if row is not None:
+            return int(row[0])
+        if not expression:
+            expression.append(self._search_expression(needle))
+        match = expression[0]
+        if match == "":
+            return None  # no indexed word can hold the needle
+        if match is None:  # the index cannot narrow this needle down: scan
             row = self._one(
-                f"SELECT position FROM sentences WHERE dataset_id = ? AND text LIKE ? ESCAPE '\\'"
-                f" ORDER BY position {order} LIMIT 1",
-                (dataset_id, pattern),
+                f"SELECT position FROM sentences WHERE dataset_id = ?{bound}"
+                f" AND text LIKE ? ESCAPE '\\' ORDER BY position {order} LIMIT 1",
+                (dataset_id, *params, pattern),
+            )
+        else:
+            row = self._one(
+                "SELECT s.position FROM sentence_search f CROSS JOIN sentences s ON s.id = f.rowid"
+                f" WHERE sentence_search MATCH ? AND s.dataset_id = ?{bound.replace('position', 's.position')}"
+                f" AND s.text LIKE ? ESCAPE '\\' ORDER BY s.position {order} LIMIT 1",
+                (match, dataset_id, *params, pattern),
             )
         return None if row is None else int(row[0])
+
+    def _search_expression(self, needle: str) -> str | None:
+        """An FTS5 query for the sentences that may contain ``needle``; ``""`` when none can; ``None``
+        when the index cannot tell (a needle with no letter or digit, or with non-ASCII characters,
+        whose case folding SQLite's ``LIKE`` and the index do differently)."""
+        if not needle.isascii():
+            return None
+        runs = [(m.start(), m.end()) for m in _WORD_RUN.finditer(needle)]
+        if not runs:
+            return None
+        words = []
+        for a, b in runs:
+            run = needle[a:b].lower()
+            if a > 0 and b < len(needle):
+                words.append(f'"{run}"')  # a whole word of the text
+            elif a > 0:
+                words.append(f'"{run}"*')  # the start of a word
+        if words:
+            return " AND ".join(words)
+        a, b = max(runs, key=lambda r: r[1] - r[0])  # part of a word: the words containing it
+        terms = [r[0] for r in self._query(
+            "SELECT term FROM sentence_search_terms WHERE term LIKE ? LIMIT ?",
+            (f"%{needle[a:b]}%", self.SEARCH_TERMS + 1),
+        )]
+        if len(terms) > self.SEARCH_TERMS:
+            return None
+        return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
 
     # -- suggestions ---------------------------------------------------------------------------
 

@@ -258,8 +258,40 @@ def _v7_split_tokens(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v8_sentence_search_index(conn: sqlite3.Connection) -> None:
+    """A full-text index of the sentences' text for search (``Store.search``), kept by triggers.
+
+    FTS5 with the ``unicode61`` word tokenizer (case folded, accents kept), contentless and without
+    positions (``detail=none``): it only tells which sentences hold a word, which is all search
+    needs to find candidates whose text is then checked exactly. ``sentence_search_terms`` lists
+    the indexed words (for a needle that is part of a word). Existing sentences are indexed here.
+    """
+    _run_script(conn,
+        """
+        CREATE VIRTUAL TABLE sentence_search USING fts5(
+            text, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 0'
+        );
+        CREATE VIRTUAL TABLE sentence_search_terms USING fts5vocab(sentence_search, row);
+        CREATE TRIGGER sentences_search_insert AFTER INSERT ON sentences
+        BEGIN
+            INSERT INTO sentence_search (rowid, text) VALUES (NEW.id, NEW.text);
+        END;
+        CREATE TRIGGER sentences_search_delete AFTER DELETE ON sentences
+        BEGIN
+            INSERT INTO sentence_search (sentence_search, rowid, text) VALUES ('delete', OLD.id, OLD.text);
+        END;
+        CREATE TRIGGER sentences_search_update AFTER UPDATE OF text ON sentences
+        BEGIN
+            INSERT INTO sentence_search (sentence_search, rowid, text) VALUES ('delete', OLD.id, OLD.text);
+            INSERT INTO sentence_search (rowid, text) VALUES (NEW.id, NEW.text);
+        END;
+        INSERT INTO sentence_search (rowid, text) SELECT id, text FROM sentences;
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial, _v2_current_index, _v3_current_upsert_and_drafts, _v4_current_is_the_newest,
-    _v5_suggestion_sources, _v6_users, _v7_split_tokens,
+    _v5_suggestion_sources, _v6_users, _v7_split_tokens, _v8_sentence_search_index,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
