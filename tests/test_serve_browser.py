@@ -67,7 +67,7 @@ class Served:
         )
         self.lines: list[str] = []
         self.links: dict[str, str] = {}
-        ready = threading.Event()
+        wanted = {name for option, value in zip(args, args[1:]) if option in ("--annotators", "--reviewers") for name in value.split(",")}
 
         def read() -> None:
             assert self.process.stdout is not None
@@ -76,16 +76,10 @@ class Served:
                 found = re.match(r"(\S+) \((?:annotator|reviewer)\): (http\S+)", line)
                 if found:
                     self.links[found[1]] = found[2]
-                if line.startswith("and ") or (self.links and "user(s)" not in line and not found):
-                    ready.set()
-            ready.set()
 
         threading.Thread(target=read, daemon=True).start()
-        names = [n for a in args if "," in a or a.isalpha() for n in a.split(",")]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.process.poll() is None and not all(n in self.links for n in names if n.isalpha()):
-            time.sleep(0.05)
-        assert self.links, f"the server printed no links: {self.lines}"
+        wait_for(lambda: set(self.links) == wanted or self.process.poll() is not None, "the server's links")
+        assert set(self.links) == wanted, f"the server printed no links: {self.lines}"
 
     @property
     def base(self) -> str:
@@ -247,15 +241,17 @@ def test_bad_links_get_no_screen_and_no_websocket(db, browser):
 
 def test_sigkill_while_both_annotate_loses_no_saved_decision(db, browser):
     served = Served(db, "--annotators", "alice,bob")
-    alice, _ = open_page(browser, served.links["alice"])
-    bob, _ = open_page(browser, served.links["bob"])
-    wait_for_screen(alice, "alice", "sentence 1 of 22")
-    wait_for_screen(bob, "bob", "sentence 1 of 22")
-    type_keys(alice, "a", "a")
-    type_keys(bob, "x")
-    wait_for_screen(alice, "decided 2/22")
-    wait_for_screen(bob, "decided 1/22")
-    served.stop(signal.SIGKILL)
+    try:
+        alice, _ = open_page(browser, served.links["alice"])
+        bob, _ = open_page(browser, served.links["bob"])
+        wait_for_screen(alice, "alice", "sentence 1 of 22")
+        wait_for_screen(bob, "bob", "sentence 1 of 22")
+        type_keys(alice, "a", "a")
+        type_keys(bob, "x")
+        wait_for_screen(alice, "decided 2/22")  # shown as saved
+        wait_for_screen(bob, "decided 1/22")
+    finally:
+        served.stop(signal.SIGKILL)
     wait_for(lambda: children_of(db) == [], "the apps to quit after their server was killed", 30)
     assert integrity(db) == "ok"
     assert [(who, position, answer) for who, position, answer, _ in decisions(db)] == [

@@ -138,7 +138,7 @@ def user_list_command(
     from ..store.users import users
     from .render import console
 
-    with _store(db, readonly=True) as store:
+    with _store(db) as store:  # not read-only: an older database gains its users table on open
         found = users(store, dataset)
     out = console()
     for user in found:
