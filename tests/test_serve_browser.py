@@ -124,6 +124,13 @@ def decisions(db: Path) -> list[tuple[str, int, str, str]]:
         ).fetchall()
 
 
+def drafts(db: Path) -> list[tuple[str, int]]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT d.annotator, s.position FROM drafts d JOIN sentences s ON s.id = d.sentence_id ORDER BY 1, 2"
+        ).fetchall()
+
+
 def integrity(db: Path) -> str:
     with sqlite3.connect(db) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -191,6 +198,12 @@ def test_two_annotators_at_once_their_decisions_under_their_names_and_a_reviewer
             ("alice", 1, "accept"), ("bob", 1, "accept"), ("bob", 2, "accept"),
         ]
         assert json.loads(rows[0][3])[0]["label"] == "PERSON" and json.loads(rows[1][3]) == []
+        # bob labels a word of sentence 3 and closes the tab before deciding: the edit stays a draft
+        type_keys(bob, "p")
+        wait_for(lambda: drafts(db) == [("bob", 3)], "bob's draft")
+        bob.context.close()
+        wait_for(lambda: any("bob disconnected" in line for line in served.lines), "bob's session to end")
+        assert drafts(db) == [("bob", 3)] and len(decisions(db)) == 3
         agreement = run_cli("agreement", "demo", "--db", str(db), "--json")
         assert agreement.returncode == 0, agreement.stderr
         assert {"alice", "bob"} <= set(json.dumps(json.loads(agreement.stdout)).replace('"', " ").split())
@@ -206,7 +219,7 @@ def test_two_annotators_at_once_their_decisions_under_their_names_and_a_reviewer
     for name, role in (("alice", "annotator"), ("bob", "annotator"), ("rita", "reviewer")):
         assert f"{name} ({role}) connected from 127.0.0.1" in log
         assert f"{name} disconnected from 127.0.0.1" in log
-    assert "stopping: telling 3 session(s) to quit" in log
+    assert "stopping: telling 2 session(s) to quit" in log  # alice and rita; bob had closed his tab
     assert children_of(db) == []
     assert integrity(db) == "ok"
     assert len(decisions(db)) == 3
