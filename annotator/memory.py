@@ -23,7 +23,8 @@ tier knows is judged by gold's counts alone.
 Only ``accept`` decisions count (a rejected or ignored sentence says nothing about its spans).
 Updates are exact: :meth:`update` with a decision's previous and new version moves the counts, so a
 memory updated along any history equals one built from the final decisions (tested with
-hypothesis). Matching is O(tokens) per sentence: forms are indexed by their first token's text.
+hypothesis). Matching is O(tokens) per sentence: forms are indexed by their first token's text and
+their length, so each token costs one lookup per length of the forms starting with it.
 """
 
 from __future__ import annotations
@@ -139,6 +140,10 @@ class AnnotationMemory:
         self._tiers = {tier: _Tier() for tier in TIERS}
         self._by_first: dict[str, dict[Form, int]] = {}
         """First token text -> forms starting with it (value: in how many tiers it is known)."""
+        self._lengths: dict[str, Counter] = {}
+        """First token text -> how many of those forms have each length (in tokens)."""
+        self._partners: dict[Form, Counter] = {}
+        """Form -> the forms it is related to, either way (value: in how many tier/direction pairs)."""
         self._order = {name: index for index, name in enumerate(scheme.entity_names)}
 
     # -- counting ------------------------------------------------------------------------------
@@ -180,7 +185,20 @@ class AnnotationMemory:
         for relation in decision.relations:
             head, child = forms.get(relation.head), forms.get(relation.child)
             if head is not None and child is not None:
-                _bump(tier.related, (head[0], child[0]), relation.label, sign)
+                pair = (head[0], child[0])
+                known = pair in tier.related
+                _bump(tier.related, pair, relation.label, sign)
+                if known != (pair in tier.related):
+                    self._pair_seen(pair, 1 if not known else -1)
+
+    def _pair_seen(self, pair: tuple[Form, Form], step: int) -> None:
+        for one, other in (pair, pair[::-1]):
+            partners = self._partners.setdefault(one, Counter())
+            partners[other] += step
+            if not partners[other]:
+                del partners[other]
+                if not partners:
+                    del self._partners[one]
 
     def _touch(self, tier: _Tier, form: Form, change) -> None:
         """Apply ``change`` to ``tier`` and keep the first-token index in step."""
@@ -190,11 +208,18 @@ class AnnotationMemory:
         if known == now or not form:
             return
         forms = self._by_first.setdefault(form[0], {})
+        lengths = self._lengths.setdefault(form[0], Counter())
+        if form not in forms:
+            lengths[len(form)] += 1
         forms[form] = forms.get(form, 0) + (1 if now else -1)
         if forms[form] == 0:
             del forms[form]
+            lengths[len(form)] -= 1
+            if not lengths[len(form)]:
+                del lengths[len(form)]
             if not forms:
                 del self._by_first[form[0]]
+                del self._lengths[form[0]]
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -243,9 +268,10 @@ class AnnotationMemory:
             forms = self._by_first.get(text)
             if not forms:
                 continue
-            for form in forms:
-                end = index + len(form)
-                if end > len(texts) or tuple(texts[index:end]) != form:
+            for length in self._lengths[text]:  # a few lengths, however many forms start here
+                end = index + length
+                form = tuple(texts[index:end])
+                if end > len(texts) or form not in forms:
                     continue
                 label, removed = self.verdict(form)
                 suppressed.update((index, end - 1, name) for name in removed)
@@ -272,8 +298,15 @@ class AnnotationMemory:
     def _relations(self, sentence: Sentence, texts: list[str], spans: list[Span]) -> list[Relation]:
         relations: set[Relation] = set()
         forms = [tuple(texts[s.token_start : s.token_end + 1]) for s in spans]
+        at: dict[Form, list[int]] = {}
+        for index, form in enumerate(forms):
+            at.setdefault(form, []).append(index)
         for i, head in enumerate(spans):
-            for j, child in enumerate(spans):
+            partners = self._partners.get(forms[i])
+            if not partners:
+                continue
+            for j in (j for form, found in at.items() if form in partners for j in found):
+                child = spans[j]
                 if i == j or head.overlaps(child):
                     continue
                 for label in self._related_labels(forms[i], forms[j]):

@@ -212,13 +212,14 @@ def test_updating_along_any_history_equals_building_from_the_final_decisions(his
     scratch = AnnotationMemory.build(SCHEME, [(by_id[sid], d, suggested[sid]) for (sid, _), d in current.items()])
     assert incremental.snapshot() == scratch.snapshot()
     assert len(incremental) == len(scratch)
+    assert incremental._partners == scratch._partners and incremental._lengths == scratch._lengths  # the indexes too
     for s in SENTENCES:
         assert incremental.match(s) == scratch.match(s)
     # Taking every decision back leaves an empty memory.
     for (sid, _), d in current.items():
         incremental.remove(by_id[sid], d, suggested[sid])
     assert incremental.snapshot() == {t: {"labelled": {}, "removed": {}, "related": {}} for t in ("gold", "own")}
-    assert len(incremental) == 0
+    assert len(incremental) == 0 and not incremental._partners and not incremental._lengths
 
 
 # -- corrections needed to reach the reference annotation of the seed ---------------------------
