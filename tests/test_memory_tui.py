@@ -200,3 +200,23 @@ async def test_source_names_are_shown_as_text_never_as_markup(db, scheme):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for_workers(app, pilot)
         assert "Kursk? · [red]odd[/red]" in app.screen.query_one("#spans").render().plain
+
+
+@sync
+async def test_a_memory_that_fails_says_so_once_and_the_screen_goes_on_without_it(db, scheme):
+    app = make_app(db, scheme, start=3)
+
+    def broken(store):
+        raise RuntimeError("disk I/O error")
+
+    app._build_memory = broken
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for_workers(app, pilot)
+        await pilot.pause()
+        assert app.memory_mode == "off"
+        assert "annotation memory stopped: disk I/O error" in app.screen.notice
+        assert kyiv(app.screen) == [("Kyiv", "PERSON", "en_core_web_sm")]
+        await correct_kyiv_and_accept(pilot)
+        await wait_for_workers(app, pilot)
+    sentence, decision = current(db, 3)
+    assert ("Kyiv", "GPE") in spans_of(sentence, decision)

@@ -161,17 +161,27 @@ class AnnotatorApp(PromptKeys, App[None]):
         spans always), minus what the memory suppresses, plus the memory's row last (it wins
         overlaps of equal length). A dict lookup beyond the stored rows: the memory's match was
         computed by its worker."""
-        rows = [row for row in self.store.suggestions(sentence_id) if row.source != MEMORY_SOURCE]
-        active = self.active_source
-        if active is not None:
-            rows = [row if row.source == active else _kept_spans(row) for row in rows]
-            rows = [row for row in rows if row.spans]
+        rows = self._shown_rows(self.store.suggestions(sentence_id))
         match = self._memory_matches.get(sentence_id)
         if match is None:
             if self.memory_mode != "off":  # not matched yet (a jump): the worker will, and say so
                 self._want_memory(sentence_id=sentence_id)
             return rows
         return match.filter(rows, self.scheme)
+
+    def _shown_rows(self, rows: list[Suggestion]) -> list[Suggestion]:
+        """The stored rows the screen shows: the active source's, and pattern/rule spans of others."""
+        rows = [row for row in rows if row.source != MEMORY_SOURCE]
+        active = self.active_source
+        if active is not None:
+            rows = [row if row.source == active else _kept_spans(row) for row in rows]
+            rows = [row for row in rows if row.spans]
+        return rows
+
+    def _offered(self, store: Store, sentence_id: int) -> frozenset:
+        """What the stored rows offered for a sentence (as the screen shows them), for the memory's
+        "removed" counts: a source that is not shown removes nothing."""
+        return suggested_keys(self._shown_rows(store.suggestions(sentence_id)))
 
     def decided(self, sentence: Sentence, decision: Decision) -> None:
         """A decision (or an undo's row) was committed: queue it for the memory (never waits)."""
@@ -194,18 +204,24 @@ class AnnotatorApp(PromptKeys, App[None]):
         with self._memory_lock:  # passes run one at a time
             self._memory_scheduled = False  # before reading the request: a newer one starts a pass
             position, sentence_id = self._memory_request
-            store = Store(self.db_path)
             try:
-                if sentence_id is not None:
-                    position = store.sentence(sentence_id).position
-                built = self.memory is None
-                if built:
-                    self._pending.clear()  # the first read sees every decision committed before it
-                    self.memory = self._build_memory(store)
-                updated = self._apply_pending(store)
-                changed = self._match_ahead(store, position, stale=built or updated)
-            finally:
-                store.close()
+                store = Store(self.db_path)
+                try:
+                    if sentence_id is not None:
+                        position = store.sentence(sentence_id).position
+                    built = self.memory is None
+                    if built:
+                        self._pending.clear()  # the first read sees every decision committed before it
+                        self.memory = self._build_memory(store)
+                    updated = self._apply_pending(store)
+                    changed = self._match_ahead(store, position, stale=built or updated)
+                finally:
+                    store.close()
+            except Exception as exc:  # a store error must not take the UI down: go on without memory
+                self.memory_mode = "off"
+                self._memory_matches = {}
+                self.post_message(SuggestionsFailed(f"annotation memory stopped: {exc}"))
+                return
         if changed:
             self.post_message(SuggestionsReady(changed))
 
@@ -214,11 +230,11 @@ class AnnotatorApp(PromptKeys, App[None]):
         streamed: list[int] = []
         annotators = None if self.memory_mode == "shared" else [self.annotator]
         for sentence, decision in store.current_decisions(self.dataset, annotators):
-            memory.add(sentence, decision, suggested_keys(store.suggestions(sentence.id)))
+            memory.add(sentence, decision, self._offered(store, sentence.id))
             if decision.annotator == self.annotator:
                 streamed.append(decision.id)  # type: ignore[arg-type]
         for sentence, decision in store.current_decisions(self.dataset, gold=True):
-            memory.add(sentence, decision, suggested_keys(store.suggestions(sentence.id)))
+            memory.add(sentence, decision, self._offered(store, sentence.id))
         self._streamed_ids = array("q", sorted(streamed))
         return memory
 
@@ -250,9 +266,9 @@ class AnnotatorApp(PromptKeys, App[None]):
                 root = store.decision(first.supersedes) if first.supersedes is not None else None
                 read = [d for d in (root, *chain) if self._was_streamed(d)]
                 before = read[-1] if read else None
-                before_suggested = suggested_keys(store.suggestions(sentence_id))
+                before_suggested = self._offered(store, sentence_id)
             newest = chain[-1]
-            suggested = suggested_keys(store.suggestions(sentence_id))
+            suggested = self._offered(store, sentence_id)
             memory.remove(sentence, before, before_suggested)
             memory.add(sentence, newest, suggested)
             self._counted[sentence_id] = (newest, suggested)
