@@ -330,6 +330,7 @@ class AnnotatorServer(Server):
                 debug=False,
             )
             await session.service.start(width, height)
+            self._close_when_app_ends(session.service, websocket)
             await self._process_messages(websocket, session.service)
         except asyncio.CancelledError:
             pass
@@ -346,6 +347,21 @@ class AnnotatorServer(Server):
             except asyncio.CancelledError:
                 pass
         return websocket
+
+    def _close_when_app_ends(self, service: AppService, websocket: web.WebSocketResponse) -> None:
+        """An app that ends without saying so (it failed to start, or crashed) closes the page's
+        websocket too, so the page says the session ended instead of staying blank."""
+        app_task = service._task
+        if app_task is None:
+            return
+
+        def ended(_task: asyncio.Future) -> None:
+            if not websocket.closed:
+                closing = asyncio.ensure_future(websocket.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+
+        app_task.add_done_callback(ended)
 
     async def _end_session(self, session_id: int, session: Session) -> None:
         try:

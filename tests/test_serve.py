@@ -240,3 +240,20 @@ def test_behind_a_proxy_the_page_uses_the_public_url(seeded):
         assert server.local_url == "https://annotate.example.org/team"
 
     _run(seeded, scenario, public_url="https://annotate.example.org/team/")
+
+
+def test_an_app_that_fails_closes_its_websocket_and_ends_the_session(seeded, monkeypatch):
+    monkeypatch.setattr(AnnotatorServer, "child_command", lambda self, user: "exec false")
+
+    async def scenario(client, tokens, server):
+        page = await (await client.get(f"/?token={tokens['alice']}")).text()
+        socket = await client.ws_connect(f"/ws/{_ticket(page)}")
+        message = await socket.receive(timeout=60)
+        assert message.type.name in ("CLOSE", "CLOSED", "CLOSING")
+        for _ in range(100):
+            if not server.sessions:
+                break
+            await asyncio.sleep(0.05)
+        assert server.sessions == {}
+
+    _run(seeded, scenario)
