@@ -509,13 +509,22 @@ class Store:
         if words:
             return " AND ".join(words)
         a, b = max(runs, key=lambda r: r[1] - r[0])  # part of a word: the words containing it
-        terms = [r[0] for r in self._query(
-            "SELECT term FROM sentence_search_terms WHERE term LIKE ? LIMIT ?",
-            (f"%{needle[a:b]}%", self.SEARCH_TERMS + 1),
-        )]
+        run = needle[a:b].lower()
+        terms = [term for term in self._indexed_words() if run in term]
         if len(terms) > self.SEARCH_TERMS:
             return None
         return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+    _words_cache: tuple[int, list[str]] | None = None
+
+    def _indexed_words(self) -> list[str]:
+        """The distinct words of the search index (case folded), read once per connection and again
+        after sentences were added. Reading them walks the whole index (seconds for a million
+        sentences); a word whose sentences were removed may stay listed, which only adds candidates."""
+        newest = self._one("SELECT COALESCE(MAX(id), 0) FROM sentences")[0]
+        if self._words_cache is None or self._words_cache[0] != newest:
+            self._words_cache = (newest, [r[0] for r in self._query("SELECT term FROM sentence_search_terms")])
+        return self._words_cache[1]
 
     # -- suggestions ---------------------------------------------------------------------------
 
