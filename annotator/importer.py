@@ -302,7 +302,9 @@ def import_files(
     if plain and suggest is not None:
         from .preannotate import Preannotator
 
-        pre = Preannotator(scheme, model=suggest.model, use_model=suggest.use_model, explicit=suggest.model is not None)
+        # the labels the dataset accepted on import (--add-labels) are kept from a model that predicts them
+        pre_scheme = scheme.for_dataset(existing.settings) if existing is not None else scheme
+        pre = Preannotator(pre_scheme, model=suggest.model, use_model=suggest.use_model, explicit=suggest.model is not None)
         result.notice = pre.notice if suggest.use_model else ""
         source = pre.source
         # Patterns are matched on the Docs segmentation makes anyway (no second tokenization).

@@ -160,3 +160,23 @@ def test_cli_suggest_set_active_and_errors(tmp_path, ruler_model):
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "not a spaCy pipeline" in done.stderr
     with Store(db) as store:  # the refused model registered nothing
         assert [s.name for s in store.suggestion_sources("demo") if s.kind == "model"] == ["ruler"]
+
+
+def test_import_with_a_model_keeps_labels_the_dataset_added(tmp_path):
+    """A pipeline trained on a label the dataset accepted with --add-labels suggests it on import."""
+    import json
+
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("entity_ruler").add_patterns([{"label": "FASHION_BRAND", "pattern": "Uniqlo"}])
+    nlp.to_disk(tmp_path / "brands")
+    records = tmp_path / "r.jsonl"
+    records.write_text(json.dumps({"text": "Nike shoes .", "spans": [{"start": 0, "end": 4, "label": "FASHION_BRAND"}]}) + "\n")
+    article = tmp_path / "a.txt"
+    article.write_text("A Uniqlo shirt.\n", encoding="utf-8")
+    db = tmp_path / "a.db"
+    assert run_cli("import", "shop", str(records), "--db", str(db), "--add-labels").returncode == 0
+    done = run_cli("import", "shop", str(article), "--db", str(db), "--model", str(tmp_path / "brands"))
+    assert done.returncode == 0, done.stderr
+    assert "1 suggestion" in done.stdout
