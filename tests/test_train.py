@@ -206,6 +206,12 @@ def test_cli_train_bad_input_is_one_line(tmp_path, scheme):
     assert not (tmp_path / "models").exists()
 
 
+def test_cli_train_refuses_a_base_that_is_no_pipeline_in_one_line(tiny, tmp_db, tmp_path):
+    done = run_cli("train", "d", "--db", str(tmp_db), "--base", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "cannot fine-tune" in done.stderr
+    assert not (tmp_path / "models").exists()
+
+
 @pytest.mark.slow
 def test_fashion_brands_sample_trains_through_the_cli(tmp_path):
     sample = shared_data("prodigy", "prodigy_ner_fashion_brands_eval.jsonl")

@@ -121,7 +121,7 @@ def train_command(
     from rich.text import Text
 
     from ..export import dataset_scheme
-    from ..train import DEFAULT_EVAL_FREQUENCY, DEFAULT_MAX_STEPS, models_root, train, training_data
+    from ..train import DEFAULT_EVAL_FREQUENCY, DEFAULT_MAX_STEPS, models_root, resolve_base, train, training_data
     from ..wording import plural
     from . import render
 
@@ -132,6 +132,7 @@ def train_command(
     with _store(db, readonly=True) as store:
         scheme = dataset_scheme(scheme, store, dataset)
         data = training_data(store, dataset, source=source, dev=dev, seed=seed, dev_dataset=dev_dataset)
+    resolve_base(base, scheme)  # a base that cannot be fine-tuned is refused before anything is printed
     steps = max_steps or DEFAULT_MAX_STEPS
     trained_labels = set(data.labels)
     err.print(f"{dataset}: training on {plural(len(data.train), 'sentence')} from {data.source}, "
