@@ -51,6 +51,7 @@ Edge cases (documented conventions)
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, Sequence
@@ -461,6 +462,15 @@ def cohen_kappa(confusion: Mapping[tuple[str, str], int]) -> tuple[int, float | 
     return n, float(observed), float(expected), chance_corrected(observed, expected)
 
 
+def _on_sentence_tokens(span: Span, tokens: Sequence[Token]) -> Span:
+    """``span`` indexed on the sentence's ``tokens``: from the token holding its first character
+    to the token holding its last (a span inside a token, as a split decision makes, labels it)."""
+    starts = [t.start for t in tokens]
+    first = max(bisect.bisect_right(starts, span.start) - 1, 0)
+    last = max(bisect.bisect_right(starts, span.end - 1) - 1, first)
+    return Span(span.start, span.end, span.label, first, last)
+
+
 def token_labels(spans: Iterable[Span], n_tokens: int) -> dict[int, str]:
     """Labels of the tokens some span covers (token index -> label); other tokens are ``"O"``.
 
@@ -748,8 +758,11 @@ class _Agreement:
             if label_set is not None and span.label not in label_set:
                 continue
             spans_by_key.setdefault((span.start, span.end, span.label), span)
+        spans = spans_by_key.values()
+        if decision.tokens is not None:  # its spans index its split tokens: the units stay the sentence's tokens
+            spans = [_on_sentence_tokens(span, item.tokens) for span in spans]
         try:
-            tokens = token_labels(spans_by_key.values(), item.n_tokens)
+            tokens = token_labels(spans, item.n_tokens)
         except ValueError as error:
             raise ValueError(f"sentence {item.sentence_id}, annotator {decision.annotator!r}: {error}") from None
         if decision.relations:

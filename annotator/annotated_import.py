@@ -12,6 +12,13 @@ Import shapes:
 * CoNLL: each ``-DOCSTART-`` document is an article whose sentences are the file's sentences
   (joined by blank lines), tokens as given.
 
+A span whose boundary falls inside a token stored for its sentence is kept by splitting that
+token for its decision only (``Decision.tokens``; the sentence keeps its tokens), and reported:
+at a boundary between a letter or digit and anything else ("U.S.|-made", "pro-|Russian") always,
+between two letters of a word ("e|xample") only with ``--snap split`` (refused otherwise, naming
+the file and line). Records of one text with different tokens (our own export of decisions that
+split tokens) share the tokens common to all of them.
+
 Each file is one transaction. Decisions get a uid derived from their content, so importing the
 same file again adds nothing. What an import has to say (a brat report, snapped spans) goes to
 ``on_message``, one line at a time.
@@ -28,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import AnnotatorError, DatasetError, InputError
-from .model import Example, Relation, Sentence, Span, Token, overlapping_pairs
+from .model import Example, Relation, Sentence, Span, Token, overlapping_pairs, split_for_spans, tokens_from_offsets
 from .segment import content_hash
 from .store import DecisionRecord, ImportCounts, Store
 from .wording import plural
@@ -102,6 +109,65 @@ def _brat_ann(path: Path, example: Example) -> Path:
     return Path(path)
 
 
+class _Splits:
+    """The ``--snap`` mode as far as spans inside stored tokens go, and the spans kept by splitting."""
+
+    def __init__(self, mode: str | None) -> None:
+        self.mode = mode
+        self.kept: list[str] = []
+        """``where: 'span' LABEL in 'token' …`` for each span kept by splitting a token."""
+
+    def check(self, sentence: Sentence, start: int, end: int, label: str, path, line: int | None) -> None:
+        """Accept the span ``start``-``end`` of ``sentence`` that is off its tokens (split them for the
+        decision), or raise ``InputError``: a boundary between tokens (not inside one), or a cut
+        between two letters of a word without ``--snap split``."""
+        text = sentence.text
+        covered = text[start:end]
+        inside = []
+        for offset, side, bounds in ((start, "starts", {t.start for t in sentence.tokens}),
+                                     (end, "ends", {t.end for t in sentence.tokens})):
+            if offset in bounds:
+                continue
+            token = next((t for t in sentence.tokens if t.start < offset < t.end), None)
+            if token is None:
+                raise InputError(
+                    f"span {start}-{end} {covered!r} {label} does not align with the tokens stored for this text", path, line,
+                )
+            word = text[token.start:token.end]
+            if text[offset - 1].isalnum() and text[offset].isalnum() and self.mode != "split":
+                raise InputError(
+                    f"span {start}-{end} {covered!r} {label} {side} inside the word {word!r} (a token stored for this "
+                    "text); fix the offsets or import with --snap split to keep it by splitting the token for its decision",
+                    path, line,
+                )
+            inside.append(word)
+        where = f"{path}:{line}" if line else str(path)
+        self.kept.append(f"{where}: {covered!r} {label} inside {' and '.join(repr(w) for w in dict.fromkeys(inside))}")
+
+    def report(self, path, on_message: MessageFn | None) -> None:
+        if not self.kept or on_message is None:
+            return
+        on_message(f"{path}: kept {plural(len(self.kept), 'span')} inside a token by splitting the token for its decision")
+        for note in self.kept[:5]:
+            on_message(f"  {note}")
+        if len(self.kept) > 5:
+            on_message(f"  … and {len(self.kept) - 5} more")
+
+
+def _common_tokens(token_lists: Sequence[Sequence[Token]], text: str) -> tuple[Token, ...]:
+    """The first list's tokens joined where another list has no boundary between two adjacent
+    ones: the tokens every record of a text shares (records that split tokens differently)."""
+    first = token_lists[0]
+    bounds = [{t.start for t in other} | {t.end for t in other} for other in token_lists[1:]]
+    pieces: list[list[int]] = []
+    for token in first:
+        if pieces and pieces[-1][1] == token.start and not all(token.start in b for b in bounds):
+            pieces[-1][1] = token.end
+        else:
+            pieces.append([token.start, token.end])
+    return tokens_from_offsets(text, [(a, b) for a, b in pieces])
+
+
 def _span_lines(example: Example) -> dict[tuple[int, int], int]:
     """The line of each span in its file, where the format says (brat: the ``T`` line of the ``.ann``)."""
     return {(a, b): n for a, b, n in example.meta.get("span_lines") or ()}
@@ -113,8 +179,8 @@ def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, on
     Relations follow their snapped spans; a span contracted to nothing is dropped with them."""
     from .formats.align import snap_span, tokenize, trim_whitespace
 
-    if mode is not None and mode not in ("expand", "contract"):
-        raise DatasetError(f"--snap must be expand or contract, not {mode!r}")
+    if mode is not None and mode not in ("expand", "contract", "split"):
+        raise DatasetError(f"--snap must be expand or contract (or split), not {mode!r}")
     token_cache: dict[str, list[Token]] = {}
     changes: list[str] = []
     trimmed = False
@@ -184,8 +250,10 @@ def import_annotated(
 ) -> ImportCounts:
     """Import one annotated file (or brat folder) as decisions, all or nothing.
 
-    Spans that cut a word are refused, or snapped with ``snap`` (``expand``/``contract``) and
-    reported to ``on_message``. A new dataset is created in the same transaction as the data.
+    Spans that cut a word are refused, or snapped with ``snap`` (``expand``/``contract``), or kept
+    by splitting the token for their decision (``split``), and reported to ``on_message``; spans
+    inside a stored token at a non-letter boundary are kept by splitting it (see the module
+    docstring). A new dataset is created in the same transaction as the data.
     """
     examples = _read_examples(path, fmt, on_message)
     if not examples:
@@ -213,6 +281,7 @@ def import_annotated(
             path,
         )
     counts = ImportCounts()
+    splits = _Splits(snap)
     with store.transaction():
         store.ensure_dataset(dataset, dataset_settings)
         if unknown_entities or unknown_relations:
@@ -227,12 +296,12 @@ def import_annotated(
             scheme = scheme.for_dataset(store.dataset(dataset).settings)
         if fmt == "brat":
             for example in examples:
-                counts.add(_import_document(store, dataset, path, example, scheme, annotator))
+                counts.add(_import_document(store, dataset, path, example, scheme, annotator, splits))
         elif fmt == "conll":
             by_document: dict[Any, list[Example]] = defaultdict(list)
             for example in examples:
                 by_document[example.meta.get("document", 0)].append(example)
-            by_words: dict[tuple[str, ...], list[Sentence]] | None = None
+            by_words: dict[str, list[Sentence]] | None = None
             for document in by_document.values():
                 if store.article_id_by_hash(dataset, content_hash("\n\n".join(e.text for e in document))) is None:
                     if by_words is None:
@@ -240,20 +309,21 @@ def import_annotated(
                     matched = _stored_conll_sentences(by_words, document)
                     if matched is not None:
                         # CoNLL carries no ids: our own export goes back onto its sentences, matched by their words
-                        counts.decisions += _add_conll_to_stored(store, dataset, path, matched, scheme, annotator)
+                        counts.decisions += _add_conll_to_stored(store, dataset, path, matched, scheme, annotator, splits)
                         continue
-                counts.add(_import_conll_document(store, dataset, path, document, scheme, annotator))
+                counts.add(_import_conll_document(store, dataset, path, document, scheme, annotator, splits))
         else:
             by_text: dict[str, list[Example]] = defaultdict(list)
             for example in examples:
                 exported = _exported_sentence(store, dataset, example)
                 if exported is not None:
                     # our own export of this dataset: its decisions go to the sentence already there
-                    counts.decisions += _add_example_decisions(store, dataset, path, [exported], example, scheme, annotator)
+                    counts.decisions += _add_example_decisions(store, dataset, path, [exported], example, scheme, annotator, splits)
                     continue
                 by_text[example.text].append(example)
             for text, group in by_text.items():
-                counts.add(_import_unit(store, dataset, path, text, group, scheme, annotator))
+                counts.add(_import_unit(store, dataset, path, text, group, scheme, annotator, splits))
+    splits.report(path, on_message)
     return counts
 
 
@@ -293,16 +363,16 @@ def _exported_sentence(store: Store, dataset: str, example: Example) -> Sentence
     return None
 
 
-def _import_unit(store, dataset, path, text, group: list[Example], scheme, annotator) -> ImportCounts:
+def _import_unit(store, dataset, path, text, group: list[Example], scheme, annotator, splits) -> ImportCounts:
     from .formats import tokenize
 
     counts = ImportCounts()
     digest = content_hash(text)
     article_id = store.article_id_by_hash(dataset, digest)
     if article_id is None:
-        given = next((e.tokens for e in group if e.tokens is not None), None)
-        if given is not None:
-            tokens = tuple(given)
+        given = [e.tokens for e in _flatten(group) if e.tokens is not None]
+        if given:
+            tokens = _common_tokens(given, text)
         else:
             tokens = tuple(tokenize(text, [s for e in _flatten(group) for s in e.spans]))
         first = group[0]
@@ -317,18 +387,24 @@ def _import_unit(store, dataset, path, text, group: list[Example], scheme, annot
     else:
         sentences = store.article_sentences(article_id)
     for example in group:
-        counts.decisions += _add_example_decisions(store, dataset, path, sentences, example, scheme, annotator)
+        counts.decisions += _add_example_decisions(store, dataset, path, sentences, example, scheme, annotator, splits)
     return counts
 
 
-def _words(text: str, tokens) -> tuple[str, ...]:
-    """The texts of a sentence's tokens, whitespace tokens aside (what a CoNLL file keeps of it)."""
-    return tuple(text[t.start:t.end] for t in tokens if not text[t.start:t.end].isspace())
+def _words(text: str, tokens) -> str:
+    """The texts of a sentence's tokens joined, whitespace tokens aside (what a CoNLL file keeps of
+    it, whatever tokens a decision split: "U.S." "-made" and "U.S.-made" are the same)."""
+    return "".join(text[t.start:t.end] for t in tokens if not text[t.start:t.end].isspace())
 
 
-def _sentences_by_words(store: Store, dataset: str) -> dict[tuple[str, ...], list[Sentence]]:
+def _characters(text: str, tokens) -> list[int]:
+    """The offset of each character of :func:`_words` in ``text``."""
+    return [k for t in tokens if not text[t.start:t.end].isspace() for k in range(t.start, t.end)]
+
+
+def _sentences_by_words(store: Store, dataset: str) -> dict[str, list[Sentence]]:
     """The dataset's sentences by their words (empty for a new dataset)."""
-    index: dict[tuple[str, ...], list[Sentence]] = defaultdict(list)
+    index: dict[str, list[Sentence]] = defaultdict(list)
     if store.find_dataset(dataset) is None:
         return index
     for sentence in store.iter_sentences(dataset):
@@ -336,7 +412,7 @@ def _sentences_by_words(store: Store, dataset: str) -> dict[tuple[str, ...], lis
     return index
 
 
-def _stored_conll_sentences(by_words: dict[tuple[str, ...], list[Sentence]], document: list[Example]) -> list[tuple[Sentence, Example]] | None:
+def _stored_conll_sentences(by_words: dict[str, list[Sentence]], document: list[Example]) -> list[tuple[Sentence, Example]] | None:
     """The stored sentences a CoNLL document's sentences are, each example moved onto its stored
     sentence's text, when every sentence of the document has exactly one stored sentence with the
     same words (CoNLL keeps the tokens but not the spacing: its text is the words joined by single
@@ -348,11 +424,18 @@ def _stored_conll_sentences(by_words: dict[tuple[str, ...], list[Sentence]], doc
         if len(candidates) != 1:
             return None
         sentence = candidates[0]
-        stored = [t for t in sentence.tokens if not sentence.text[t.start:t.end].isspace()]
-        starts = {t.start: s.start for t, s in zip(tokens, stored)}
-        ends = {t.end: s.end for t, s in zip(tokens, stored)}
+        # the same characters: each of the file's token boundaries is a stored offset
+        stored = _characters(sentence.text, sentence.tokens)
+        given = _characters(example.text, tokens)
+        starts = {k: stored[i] for i, k in enumerate(given)}
+        ends = {k + 1: stored[i] + 1 for i, k in enumerate(given)}
         if any(sp.start not in starts or sp.end not in ends for sp in example.spans):
             return None
+        text = sentence.text
+        if any(0 < offset < len(text) and text[offset - 1].isalnum() and text[offset].isalnum()
+               and offset not in {t.start for t in sentence.tokens} | {t.end for t in sentence.tokens}
+               for sp in example.spans for offset in (starts[sp.start], ends[sp.end])):
+            return None  # a span that cuts a stored word: not this sentence's annotation (a new article, as before)
 
         def moved(key: tuple[int, int]) -> tuple[int, int]:
             return (starts[key[0]], ends[key[1]])
@@ -365,7 +448,7 @@ def _stored_conll_sentences(by_words: dict[tuple[str, ...], list[Sentence]], doc
     return matched
 
 
-def _add_conll_to_stored(store, dataset, path, matched: list[tuple[Sentence, Example]], scheme, annotator) -> int:
+def _add_conll_to_stored(store, dataset, path, matched: list[tuple[Sentence, Example]], scheme, annotator, splits) -> int:
     """Decisions of CoNLL sentences matched to stored sentences. Without ``--annotator`` a sentence
     that already has a current decision (any annotator, or gold) with the same answer and spans adds
     nothing: CoNLL names no annotator, so our own export imported back is no new decision."""
@@ -380,11 +463,11 @@ def _add_conll_to_stored(store, dataset, path, matched: list[tuple[Sentence, Exa
             if any(d is not None and d.answer == (example.answer or "accept")
                    and sorted((s.start, s.end, s.label) for s in d.spans) == wanted for d in current):
                 continue
-        added += _add_example_decisions(store, dataset, path, [sentence], example, scheme, annotator)
+        added += _add_example_decisions(store, dataset, path, [sentence], example, scheme, annotator, splits)
     return added
 
 
-def _import_conll_document(store, dataset, path, document: list[Example], scheme, annotator) -> ImportCounts:
+def _import_conll_document(store, dataset, path, document: list[Example], scheme, annotator, splits) -> ImportCounts:
     counts = ImportCounts()
     separator = "\n\n"
     text = separator.join(e.text for e in document)
@@ -410,13 +493,13 @@ def _import_conll_document(store, dataset, path, document: list[Example], scheme
             answer=example.answer, annotator=example.annotator, session=example.session,
             timestamp=example.timestamp, meta=example.meta, line=example.line,
         )
-        counts.decisions += _add_example_decisions(store, dataset, path, stored, shifted, scheme, annotator, article_level=True,
+        counts.decisions += _add_example_decisions(store, dataset, path, stored, shifted, scheme, annotator, splits, article_level=True,
                                                    only=[s for s in stored if s.start == position])
         position += len(example.text) + len(separator)
     return counts
 
 
-def _import_document(store, dataset, path, example: Example, scheme, annotator) -> ImportCounts:
+def _import_document(store, dataset, path, example: Example, scheme, annotator, splits) -> ImportCounts:
     from .formats.align import split_at_boundaries
     from .segment import Segmenter
 
@@ -450,7 +533,7 @@ def _import_document(store, dataset, path, example: Example, scheme, annotator) 
         )
         counts.add(added)
     stored = store.article_sentences(article_id)
-    counts.decisions += _add_example_decisions(store, dataset, where, stored, example, scheme, annotator, article_level=True,
+    counts.decisions += _add_example_decisions(store, dataset, where, stored, example, scheme, annotator, splits, article_level=True,
                                                only=_decided_sentences(stored, example))
     return counts
 
@@ -519,13 +602,14 @@ def _decision_uid(dataset: str, digest: str, annotator: str, example: Example, s
 
 def _add_example_decisions(
     store: Store, dataset: str, path, sentences: list[Sentence], example: Example, scheme, annotator: str | None,
+    splits: "_Splits",
     *, article_level: bool = False, only: list[Sentence] | None = None,
 ) -> int:
     """Decisions for an Example (and its review versions); returns how many were added."""
     added = 0
     for version in example.versions:
-        added += _add_one(store, dataset, path, sentences, version, scheme, annotator, article_level, only, gold=False)
-    added += _add_one(store, dataset, path, sentences, example, scheme, annotator, article_level, only, gold=example.gold)
+        added += _add_one(store, dataset, path, sentences, version, scheme, annotator, splits, article_level, only, gold=False)
+    added += _add_one(store, dataset, path, sentences, example, scheme, annotator, splits, article_level, only, gold=example.gold)
     return added
 
 
@@ -537,7 +621,7 @@ def _same_content(decision, answer: str, spans: Sequence[Span], relations: Seque
     )
 
 
-def _add_one(store, dataset, path, sentences, example, scheme, annotator, article_level, only, gold) -> int:
+def _add_one(store, dataset, path, sentences, example, scheme, annotator, splits, article_level, only, gold) -> int:
     name = example.annotator or annotator or DEFAULT_IMPORT_ANNOTATOR
     if gold:
         name = example.annotator or "review"
@@ -567,11 +651,8 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
         starts, ends = token_maps[home.id]  # type: ignore[index]
         local_start, local_end = span.start - base, span.end - base
         if local_start not in starts or local_end not in ends:
-            raise InputError(
-                f"span {span.start}-{span.end} {home.text[local_start:local_end]!r} does not align with the tokens stored "
-                "for this text", path, example.line,
-            )
-        local = Span(local_start, local_end, span.label, starts[local_start], ends[local_end])
+            splits.check(home, local_start, local_end, span.label, path, example.line)  # kept by a split, or refused
+        local = Span(local_start, local_end, span.label, -1, -1)  # indexed below, on the decision's tokens
         per_sentence[home.id][0].append(local)  # type: ignore[index]
         span_home[span.key] = home
     for relation in example.relations:
@@ -590,6 +671,7 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
     for sentence in targets:
         spans, relations = per_sentence[sentence.id]  # type: ignore[index]
         spans = list(dict.fromkeys(spans))  # the same span twice (doccano allows it) is one span
+        tokens, spans = split_for_spans(sentence.text, sentence.tokens, spans)
         if not scheme.allow_overlaps:
             pairs = overlapping_pairs(spans)
             if pairs:
@@ -614,7 +696,7 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, articl
                 sentence, name, example.answer or "accept", uid,
                 example.timestamp if example.timestamp is not None else time.time(),
                 spans=tuple(spans), relations=tuple(relations), session=example.session or name, gold=gold,
-                meta=meta,
+                meta=meta, tokens=tokens,
             )
         ])
     return added

@@ -147,7 +147,8 @@ _OUR_META = {"article_id", "article_hash", "title", "sentence_index", "position"
 
 
 def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[tuple[Example, Sentence]]:
-    """Examples (sentence-level) of the chosen decisions, in position order."""
+    """Examples (sentence-level) of the chosen decisions, in position order; each with the
+    decision's tokens (the sentence's, split where the decision split them)."""
     titles: dict[int, str] = {}
     hashes: dict[int, str] = {}
     article_meta: dict[int, dict[str, Any]] = {}
@@ -176,7 +177,7 @@ def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[t
             meta["_prodigy"] = decision.meta["_prodigy"]
         example = Example(
             text=sentence.text,
-            tokens=list(sentence.tokens),
+            tokens=list(decision.tokens_of(sentence)),  # its own split tokens when a span cuts one
             spans=list(decision.spans),
             relations=list(decision.relations),
             answer=decision.answer,
@@ -293,6 +294,8 @@ def run_export(
     if layout is None:
         raise ExportError(f"unknown format {plan.fmt!r} (known: {', '.join(EXPORT_FORMATS)})")
     options = write_options(scheme, examples, spans_key=spans_key, conll_scheme=conll_scheme)
+    if any(len(e.tokens or ()) != len(s.tokens) for e, s in examples_with_sentences):
+        options = replace(options, split_tokens=True)  # a decision split tokens: see _write_config
     targets = layout(parts, plan, store)
     existing = [p for p, _, _ in targets if p.exists() and (p.is_file() or any(p.iterdir()))]
     if existing and not force:
@@ -374,10 +377,18 @@ def _brat_documents(store: Store, examples: Sequence[Example], plan: ExportPlan)
 
 
 def _write_config(examples: Sequence[Example], path: Path, options: WriteOptions) -> list[str]:
-    """A ready NER training config (spaCy's own ``init config``), with train/dev paths to fill in."""
+    """A ready NER training config (spaCy's own ``init config``), with train/dev paths to fill in.
+
+    When decisions split tokens (a span inside "U.S.-made"), the corpora read the DocBin's own
+    tokens (``gold_preproc = true``): re-tokenising the text would put "U.S.-made" back into one
+    token, which ``spacy debug data`` reports as misaligned and training cannot learn "U.S." from.
+    """
     from spacy.cli.init_config import init_config  # deferred: only the spacy export writes a config
 
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False, pretraining=False, silent=True)
+    if options.split_tokens:
+        for part in ("train", "dev"):
+            config["corpora"][part]["gold_preproc"] = True
     config.to_disk(path)
     return []
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .errors import DatasetError
-from .model import Decision, Relation, Span
+from .model import Decision, Relation, Span, Token, split_for_spans
 from .review import ReviewItem, VersionGroup, majority_merge, review_queue
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -88,10 +88,19 @@ def store_gold(
     method: str,
     session: str = "",
     allow_overlaps: bool = True,
+    tokens: Sequence[Token] | None = None,
 ) -> Decision:
-    """Store the reviewer's gold decision for ``item`` (one committed transaction, or part of the caller's)."""
+    """Store the reviewer's gold decision for ``item`` (one committed transaction, or part of the caller's).
+
+    ``tokens``: the tokens the spans' indices refer to. Without them, a version's spans that cut
+    a token of the sentence (an annotator split it) get the fewest splits that hold them, and the
+    spans are indexed on those tokens.
+    """
+    sentence = store.sentence(item.sentence_id)
+    if tokens is None:
+        tokens, spans = split_for_spans(sentence.text, sentence.tokens, spans)
     return store.add_decision(
-        store.sentence(item.sentence_id),
+        sentence,
         annotator=reviewer,
         answer=answer,
         spans=spans,
@@ -100,6 +109,7 @@ def store_gold(
         gold=True,
         meta=gold_meta(item, chosen, method),
         allow_overlaps=allow_overlaps,
+        tokens=tokens,
     )
 
 

@@ -24,12 +24,16 @@ Training formats hold accepted sentences only (``--answers`` other than accept i
 them only the accepted decisions are expected back. CoNLL rebuilds the text from its tokens, so
 sentences and offsets are compared with whitespace removed (for every format, for simplicity).
 
+Some spans cover part of a token ("U.S." of "U.S.-made", "16s" of "F-16s"): their decisions carry
+their own split tokens, and every format must bring those spans back with the same offsets.
+
 ``ROUNDTRIP_EXAMPLES`` sets the number of examples per format (default 25).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -42,7 +46,7 @@ from annotator.importer import ArticleImporter, ArticleInput
 from annotator.annotated_import import import_annotated
 from annotator.export import ExportPlan, choose_source, run_export
 from annotator.labels import load_scheme
-from annotator.model import Relation, Span
+from annotator.model import Relation, Span, split_for_spans
 from annotator.store import Store
 
 from .conftest import ROOT
@@ -67,6 +71,8 @@ POOL = [
     "Biden told reporters that Congress must act.",
     "Alex Marquardt reported from Kharkiv for CNN.",
     "The Kremlin denied any talks with Washington.",
+    "Ukraine received U.S.-made F-16s from Denmark.",
+    "The U.N.-backed report named the S-400 battery.",
 ]
 
 
@@ -88,21 +94,40 @@ def datasets(draw):
     return articles, seed
 
 
+def _inner_pieces(sentence):
+    """``(start, end)`` of the parts of tokens such as "U.S.-made" a span can cover ("U.S.", "made")."""
+    pieces = []
+    for token in sentence.tokens:
+        word = sentence.text[token.start : token.end]
+        for match in re.finditer(r"[A-Za-z0-9][A-Za-z0-9.]*", word):
+            if match.group() != word:
+                pieces.append((token.start + match.start(), token.start + match.end()))
+    return pieces
+
+
 def _random_annotation(rng, sentence):
+    """Random spans (some inside a token), relations, and the decision's tokens (split where a span
+    is inside a token, else None)."""
     tokens = sentence.tokens
     words = _words(tokens, sentence.text)
+    pieces = _inner_pieces(sentence)
     spans: list[Span] = []
     for _ in range(rng.randint(0, 3)):
-        first = rng.choice(words)
-        last = rng.choice([w for w in words if first <= w <= first + 2])
-        candidate = Span(tokens[first].start, tokens[last].end, rng.choice(ENTITIES), first, last)
+        if pieces and rng.random() < 0.5:
+            start, end = rng.choice(pieces)
+            candidate = Span(start, end, rng.choice(ENTITIES), -1, -1)
+        else:
+            first = rng.choice(words)
+            last = rng.choice([w for w in words if first <= w <= first + 2])
+            candidate = Span(tokens[first].start, tokens[last].end, rng.choice(ENTITIES), first, last)
         if not any(s.start < candidate.end and candidate.start < s.end for s in spans):
             spans.append(candidate)
+    split, spans = split_for_spans(sentence.text, tokens, spans)
     relations = []
     if len(spans) >= 2 and rng.random() < 0.6:
         head, child = rng.sample(spans, 2)
         relations.append(Relation(head.key, child.key, rng.choice(RELATIONS)))
-    return spans, relations
+    return spans, relations, split
 
 
 def _build(db: Path, articles, seed):
@@ -119,14 +144,16 @@ def _build(db: Path, articles, seed):
             for name in ANNOTATORS:
                 if rng.random() < 0.6:
                     answer = rng.choice(["accept", "accept", "reject", "ignore"])
-                    spans, relations = _random_annotation(rng, sentence) if answer == "accept" else ([], [])
-                    store.add_decision(sentence, annotator=name, answer=answer, spans=spans, relations=relations)
+                    spans, relations, split = _random_annotation(rng, sentence) if answer == "accept" else ([], [], None)
+                    store.add_decision(sentence, annotator=name, answer=answer, spans=spans, relations=relations, tokens=split)
                     if rng.random() < 0.2:  # a correction: the later decision is the current one
-                        spans, relations = _random_annotation(rng, sentence)
-                        store.add_decision(sentence, annotator=name, answer="accept", spans=spans, relations=relations)
+                        spans, relations, split = _random_annotation(rng, sentence)
+                        store.add_decision(sentence, annotator=name, answer="accept", spans=spans, relations=relations,
+                                           tokens=split)
             if rng.random() < 0.4:
-                spans, relations = _random_annotation(rng, sentence)
-                store.add_decision(sentence, annotator=REVIEWER, answer="accept", spans=spans, relations=relations, gold=True)
+                spans, relations, split = _random_annotation(rng, sentence)
+                store.add_decision(sentence, annotator=REVIEWER, answer="accept", spans=spans, relations=relations, gold=True,
+                                   tokens=split)
 
 
 def _compact(text: str, offset: int) -> int:
@@ -182,6 +209,8 @@ def _export_import(db: Path, fresh: Path, work: Path, fmt: str, source: str, ans
     with Store(fresh) as store:
         for path, kind in files:
             import_annotated(store, target, path, kind, SCHEME, annotator=annotator, add_labels=True)
+        report = store.verify(target)
+        assert report.ok, (fmt, report.counts, report.problems[:3])  # spans inside tokens are on their decision's tokens
     return True
 
 

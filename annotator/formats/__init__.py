@@ -91,6 +91,9 @@ class WriteOptions:
     """brat: entity labels declared in ``annotation.conf`` (besides those used)."""
     relation_constraints: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None
     """brat: relation name -> (head labels, child labels) for ``annotation.conf``."""
+    split_tokens: bool = False
+    """spacy: some decisions split tokens of their sentence, so the training config reads the
+    DocBin's own tokens (``gold_preproc``) rather than re-tokenising the text."""
 
 
 Writer = Callable[["Iterable[Example]", Path, WriteOptions], list[str]]

@@ -167,7 +167,9 @@ def doc_from_example(nlp_vocab: "Vocab", example: Example) -> tuple["Doc", list[
     return doc, problems
 
 
-SNAP_MODES = ("expand", "contract")
+SNAP_MODES = ("expand", "contract", "split")
+"""``--snap``: snap a span that cuts a word to whole tokens (``expand``/``contract``), or keep it
+(``split``: the token is split for its decision); every mode trims whitespace at a span's edges."""
 
 
 def word_cut(text: str, offset: int, token_bounds: set[int]) -> bool:
@@ -186,7 +188,8 @@ def snap_span(text: str, span: Span, tokens: Sequence[Token], mode: str | None) 
     """``(span, None)`` when no boundary of ``span`` cuts a word; otherwise, with ``mode``
     ``"expand"``/``"contract"``, the span snapped to the enclosing/enclosed boundaries of spaCy's
     ``tokens`` of ``text`` (``None`` when contracting leaves nothing), like spaCy's
-    ``Doc.char_span(alignment_mode=...)``; without a mode, ``(None, problem)``."""
+    ``Doc.char_span(alignment_mode=...)``; with ``"split"`` the span as it is (its word is split);
+    without a mode, ``(None, problem)``."""
     trimmed, problem = trim_whitespace(text, span, mode)
     if problem is not None or trimmed is None:
         return trimmed, problem
@@ -194,7 +197,7 @@ def snap_span(text: str, span: Span, tokens: Sequence[Token], mode: str | None) 
     bounds = {t.start for t in tokens} | {t.end for t in tokens}
     cut_start = word_cut(text, span.start, bounds)
     cut_end = word_cut(text, span.end, bounds)
-    if not (cut_start or cut_end):
+    if not (cut_start or cut_end) or mode == "split":
         return span, None
     if mode is None:
         where = span.start if cut_start else span.end
@@ -207,7 +210,8 @@ def snap_span(text: str, span: Span, tokens: Sequence[Token], mode: str | None) 
         side = "starts" if cut_start else "ends"
         return None, (
             f"span {span.start}-{span.end} {text[span.start:span.end]!r} {span.label} {side} inside the word "
-            f"{text[left:right]!r}; fix the offsets or import with --snap expand|contract"
+            f"{text[left:right]!r}; fix the offsets or import with --snap expand|contract (whole tokens) or --snap split "
+            "(keep it, splitting the word)"
         )
     if mode not in SNAP_MODES:
         raise ValueError(f"unknown snap mode {mode!r}")
@@ -240,7 +244,7 @@ def trim_whitespace(text: str, span: Span, mode: str | None) -> tuple[Span | Non
         where = "is only" if not covered.strip() else ("starts with" if covered[:1].isspace() else "ends with")
         return None, (
             f"span {span.start}-{span.end} {covered!r} {span.label} {where} whitespace; "
-            "fix the offsets or import with --snap expand|contract"
+            "fix the offsets or import with --snap expand|contract|split (trimmed)"
         )
     if mode not in SNAP_MODES:
         raise ValueError(f"unknown snap mode {mode!r}")
