@@ -71,6 +71,9 @@ async def test_correcting_kyiv_once_makes_the_later_kyiv_suggestions_gpe_before_
         await correct_kyiv_and_accept(pilot)
         assert screen.position == 4
         await wait_for_workers(app, pilot)
+        # Sentence 4 was refreshed from memory (Umerov, CNN... were decided in 3): the status line
+        # still says the decision was saved.
+        assert screen.notice.startswith("suggestions arrived") and "from memory · ✔ accepted: sentence 3 saved" in screen.notice
         # Before the annotator gets there: sentence 9's suggestions already say GPE, from memory.
         with Store(db) as store:
             s9 = store.sentence_at("demo", 9).sentence

@@ -51,12 +51,13 @@ SuggesterFactory = Callable[[], Any]
 
 
 class SuggestionsReady(Message):
-    """The worker stored suggestions for these sentences."""
+    """The worker stored suggestions for these sentences (or the memory changed theirs)."""
 
-    def __init__(self, sentence_ids: set[int], notice: str = "") -> None:
+    def __init__(self, sentence_ids: set[int], notice: str = "", from_memory: bool = False) -> None:
         super().__init__()
         self.sentence_ids = sentence_ids
         self.notice = notice
+        self.from_memory = from_memory
 
 
 class SuggestionsFailed(Message):
@@ -223,7 +224,7 @@ class AnnotatorApp(PromptKeys, App[None]):
                 self.post_message(SuggestionsFailed(f"annotation memory stopped: {exc}"))
                 return
         if changed:
-            self.post_message(SuggestionsReady(changed))
+            self.post_message(SuggestionsReady(changed, from_memory=True))
 
     def _build_memory(self, store: Store) -> AnnotationMemory:
         memory = AnnotationMemory(self.scheme)
@@ -395,8 +396,15 @@ class AnnotatorApp(PromptKeys, App[None]):
         return [s for s in sorted(wanted.values(), key=lambda s: s.position) if s.id not in self._suggested_ids]
 
     def on_suggestions_ready(self, message: SuggestionsReady) -> None:
-        if self.annotate_screen is not None:
-            self.annotate_screen.suggestions_arrived(message.sentence_ids, message.notice)
+        screen = self.annotate_screen
+        if screen is None:
+            return
+        notice = message.notice
+        if message.from_memory:
+            # The refresh comes right after a decision: keep its "✔ accepted: sentence N saved".
+            said = getattr(screen, "notice", "")
+            notice = "from memory" + (f" · {said}" if said and not said.startswith("suggestions arrived") else "")
+        screen.suggestions_arrived(message.sentence_ids, notice)
 
     def on_suggestions_failed(self, message: SuggestionsFailed) -> None:
         if self.annotate_screen is not None:
