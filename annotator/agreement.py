@@ -807,6 +807,7 @@ class _Agreement:
         else:
             decided.sort(key=chosen_rank.__getitem__)
         accepted: dict[str, _Version] = {}
+        same: dict[tuple[int, int], _Version] = {}  # annotators who agree often share the decoded spans
         for name in decided:
             decision = versions[name]
             row = counts[name]
@@ -814,7 +815,16 @@ class _Agreement:
             answer = decision.answer
             if answer == "accept":
                 row[2] += 1
-                version = accepted[name] = self.version(decision, item)
+                if decision.tokens is None:
+                    key = (id(decision.spans), id(decision.relations))
+                    version = same.get(key)
+                    if version is None:
+                        version = same[key] = self.version(decision, item)
+                    else:
+                        self.relation_labels_seen.update(r.label for r in decision.relations)
+                    accepted[name] = version
+                else:
+                    version = accepted[name] = self.version(decision, item)
                 row[5] += len(version.spans)
                 row[6] += len(version.relations)
             elif answer == "reject":

@@ -88,11 +88,16 @@ def group_versions(versions: Mapping[str, Decision], *, symmetric_labels: Collec
     Annotators within a group are sorted by name.
     """
     members: dict[VersionKey, list[str]] = {}
+    keys: dict[tuple[str | None, int, int], VersionKey] = {}  # agreeing annotators often share decoded spans
     for name in sorted(versions):
         decision = versions[name]
         if decision.answer is None:
             continue
-        members.setdefault(version_key(decision, symmetric_labels), []).append(name)
+        shared = (decision.answer, id(decision.spans), id(decision.relations))
+        key = keys.get(shared)
+        if key is None:
+            key = keys[shared] = version_key(decision, symmetric_labels)
+        members.setdefault(key, []).append(name)
     groups = []
     for key, names in members.items():
         first = versions[names[0]]

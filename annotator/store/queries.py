@@ -648,7 +648,18 @@ class Store:
     )
 
     @staticmethod
-    def _decision(row: Sequence[Any]) -> Decision:
+    def _decision(row: Sequence[Any], decoded: dict[str, Any] | None = None) -> Decision:
+        """A decision from its row; with ``decoded`` (JSON text -> value, for one sentence), annotators
+        who agree share one decoded tuple of spans (and of relations) instead of decoding it again."""
+        if decoded is None:
+            spans, relations = decode_spans(row[6]), decode_relations(row[7])
+        else:
+            spans = decoded.get(row[6])
+            if spans is None:
+                spans = decoded[row[6]] = decode_spans(row[6])
+            relations = decoded.get(row[7])
+            if relations is None:
+                relations = decoded[row[7]] = decode_relations(row[7])
         return Decision(
             id=row[0],
             uid=row[1],
@@ -656,8 +667,8 @@ class Store:
             annotator=row[3],
             session=row[4],
             answer=row[5],
-            spans=decode_spans(row[6]),
-            relations=decode_relations(row[7]),
+            spans=spans,
+            relations=relations,
             created_at=row[8],
             seconds=row[9],
             supersedes=row[10],
@@ -1042,10 +1053,12 @@ class Store:
             params,
         )
         sentence = None
+        decoded: dict[str, Any] = {}
         for row in cur:
             if sentence is None or sentence.id != row[0]:  # rows of one sentence come together
                 sentence = self._sentence(row[:8])
-            yield sentence, self._decision(row[8:])
+                decoded = {}
+            yield sentence, self._decision(row[8:], decoded)
 
     # -- verification --------------------------------------------------------------------------
 
