@@ -223,3 +223,68 @@ async def test_a_memory_that_fails_says_so_once_and_the_screen_goes_on_without_i
         await wait_for_workers(app, pilot)
     sentence, decision = current(db, 3)
     assert ("Kyiv", "GPE") in spans_of(sentence, decision)
+
+
+# -- the app's bookkeeping: decisions made before, while and after the first pass reads --------
+
+
+def scratch_memory(app, db: Path):
+    """The memory built afresh from what the database holds now."""
+    from annotator.memory import AnnotationMemory
+
+    with Store(db) as store:
+        return AnnotationMemory.build(
+            app.scheme,
+            [(sentence, decision, app._offered(store, sentence.id)) for sentence, decision in store.current_decisions("demo", [ANNOTATOR])],
+        )
+
+
+def kyiv_decision(store: Store, position: int, label: str):
+    sentence = store.sentence_at("demo", position).sentence
+    return sentence, store.add_decision(sentence, annotator=ANNOTATOR, answer="accept", spans=[model_span(sentence, "Kyiv", None, label)])
+
+
+@pytest.mark.parametrize("when", ["before the first pass", "read by the first pass, queued after", "after the first pass"])
+def test_each_decision_is_counted_once_whenever_it_was_committed(db, scheme, when):
+    app = make_app(db, scheme)
+    with Store(db) as store:
+        if when == "after the first pass":
+            app.memory = app._build_memory(store)
+        sentence, first = kyiv_decision(store, 3, "GPE")
+        app._pending.append((sentence, first))
+        if when == "before the first pass":
+            app._pending.clear()  # what the first pass does before it reads
+            app.memory = app._build_memory(store)
+        elif when == "read by the first pass, queued after":
+            app._pending.clear()
+            app.memory = app._build_memory(store)  # reads `first`...
+            app._pending.append((sentence, first))  # ...and the hook queues it only now
+        app._apply_pending(store)
+        assert app.memory.snapshot() == scratch_memory(app, db).snapshot()
+        assert app.memory.verdict(("Kyiv",))[0] == "GPE"
+        # Then undo (back to undecided) and a later relabel, both applied by passes.
+        undone = store.undo(first, session="s")
+        app._pending.append((sentence, undone))
+        app._apply_pending(store)
+        assert app.memory.snapshot() == scratch_memory(app, db).snapshot()
+        assert app.memory.verdict(("Kyiv",))[0] is None
+        s9, later = kyiv_decision(store, 9, "LOC")
+        _, again = kyiv_decision(store, 9, "GPE")
+        app._pending.extend([(s9, later), (s9, again)])
+        app._apply_pending(store)
+        assert app.memory.snapshot() == scratch_memory(app, db).snapshot()
+        assert app.memory.verdict(("Kyiv",))[0] == "GPE"
+    app.store.close()
+
+
+def test_an_undo_committed_while_the_first_pass_reads_is_not_counted_twice(db, scheme):
+    app = make_app(db, scheme)
+    with Store(db) as store:
+        sentence, first = kyiv_decision(store, 3, "GPE")  # before the first pass: not queued
+        app.memory = app._build_memory(store)  # reads `first`
+        undone = store.undo(first, session="s")  # committed after: the hook queues it
+        app._pending.append((sentence, undone))
+        app._apply_pending(store)
+        assert app.memory.snapshot() == scratch_memory(app, db).snapshot()
+        assert len(app.memory) == 0  # undone: nothing counted (not minus one)
+    app.store.close()
