@@ -100,11 +100,17 @@ class SentenceEditor:
         scheme: "LabelScheme",
         spans: Iterable[EditSpan] = (),
         relations: Iterable[EditRelation] = (),
+        base_tokens: Sequence[Token] | None = None,
     ):
         self.text = text
         """The sentence text."""
-        self.tokens: tuple[Token, ...] = tuple(tokens)
-        """The sentence's tokens; every span snaps to them."""
+        self.sentence_tokens: tuple[Token, ...] = tuple(tokens)
+        """The sentence's own tokens (what :meth:`stored_tokens` compares with)."""
+        self.base_tokens: tuple[Token, ...] = tuple(base_tokens) if base_tokens is not None else self.sentence_tokens
+        """The tokens before any split: the sentence's, or those a stored decision was made on."""
+        self.tokens: tuple[Token, ...] = self.base_tokens
+        """The tokens shown: :attr:`base_tokens` split wherever a span starts or ends inside one
+        ("U.S." of "U.S.-made"). Every span snaps to them."""
         self.scheme = scheme
         """The label scheme (entity order for cycling, relation constraints, overlaps)."""
         self.allow_overlaps: bool = bool(scheme.allow_overlaps)
@@ -125,6 +131,8 @@ class SentenceEditor:
         """The relation selected with next/prev relation (for delete, reverse, relabel)."""
         self.number_buffer = ""
         """Digits typed so far to jump to a span by its number."""
+        self.pending: str | None = None
+        """A find waiting for its character: ``find_next``, ``find_prev``, ``extend_next`` or ``extend_prev``."""
         self.message = ""
         """One line for the status bar: why the last operation was refused, or what it did."""
         self.revision = 0
@@ -136,6 +144,7 @@ class SentenceEditor:
         self.relations: tuple[EditRelation, ...] = ()
         """Visible relations, sorted."""
         self.spans, self.relations, dropped = self._sanitize(spans, relations)
+        self._retokenize()
         if dropped:
             self.message = f"{dropped} invalid or overlapping suggestion{'s' if dropped != 1 else ''} left out"
 
@@ -151,13 +160,15 @@ class SentenceEditor:
 
     @classmethod
     def from_decision(cls, text: str, tokens: Sequence[Token], scheme: "LabelScheme", decision: Decision) -> "SentenceEditor":
-        """An editor showing a stored decision (everything confirmed)."""
+        """An editor showing a stored decision (everything confirmed), on the decision's own tokens
+        when it stored split ones."""
         return cls(
             text,
             tokens,
             scheme,
             [EditSpan(s, False) for s in decision.spans],
             [EditRelation(r, False) for r in decision.relations],
+            base_tokens=getattr(decision, "tokens", None),
         )
 
     def _sanitize(
@@ -171,7 +182,7 @@ class SentenceEditor:
         ordered = sorted(enumerate(spans), key=lambda item: (item[1].suggested, -(item[1].span.end - item[1].span.start), item[0]))
         for _index, edit_span in ordered:
             span = edit_span.span
-            if span_problem(span, self.text, self.tokens) is not None or span.key in keys:
+            if not self._fits(span.start, span.end) or span.key in keys:
                 dropped += 1
                 continue
             if not self.allow_overlaps and any(span.overlaps(other.span) for other in kept):
@@ -194,6 +205,56 @@ class SentenceEditor:
             tuple(sorted(kept_relations, key=self._relation_order)),
             dropped,
         )
+
+    def _fits(self, start: int, end: int) -> bool:
+        """Whether ``start``-``end`` can be a span: inside the text, starting and ending within tokens
+        (a token it starts or ends inside is split), not on whitespace."""
+        if not (0 <= start < end <= len(self.text)) or not self.base_tokens:
+            return False
+        if self.text[start].isspace() or self.text[end - 1].isspace():
+            return False
+        return any(t.start <= start < t.end for t in self.base_tokens) and any(t.start < end <= t.end for t in self.base_tokens)
+
+    def _retokenize(self) -> None:
+        """Split :attr:`base_tokens` at every span boundary inside a token and put every span, the
+        cursor and the anchor on the resulting tokens (by their character offsets)."""
+        old = self.tokens
+        cursor_at = old[self.cursor].start if old and 0 <= self.cursor < len(old) else 0
+        anchor_at = old[self.anchor].start if old and self.anchor is not None and 0 <= self.anchor < len(old) else None
+        cuts = {offset for s in self.spans for offset in (s.span.start, s.span.end)}
+        tokens: list[Token] = []
+        for token in self.base_tokens:
+            inner = sorted(c for c in cuts if token.start < c < token.end)
+            if not inner:
+                tokens.append(token)
+                continue
+            bounds = [token.start, *inner, token.end]
+            for a, b in zip(bounds, bounds[1:]):
+                tokens.append(Token(a, b, token.ws if b == token.end else False))
+        self.tokens = tuple(tokens)
+        if self.tokens != old or any(span_problem(s.span, self.text, self.tokens) for s in self.spans):
+            starts = {t.start: i for i, t in enumerate(self.tokens)}
+            ends = {t.end: i for i, t in enumerate(self.tokens)}
+            self.spans = tuple(
+                EditSpan(replace(s.span, token_start=starts[s.span.start], token_end=ends[s.span.end]), s.suggested)
+                for s in self.spans
+            )
+        self.cursor = self._token_at(cursor_at)
+        self.anchor = None if anchor_at is None else self._token_at(anchor_at)
+
+    def _token_at(self, offset: int) -> int:
+        """The index of the token holding character ``offset`` (else the last one starting before it)."""
+        index = 0
+        for i, token in enumerate(self.tokens):
+            if token.start <= offset:
+                index = i
+            else:
+                break
+        return index
+
+    def stored_tokens(self) -> tuple[Token, ...] | None:
+        """The tokens to store with a decision or draft: None when they are the sentence's own."""
+        return None if self.tokens == self.sentence_tokens else self.tokens
 
     def _relation_order(self, edit_relation: EditRelation) -> tuple:
         rel = edit_relation.relation
@@ -304,9 +365,14 @@ class SentenceEditor:
         self._armed = None
         self.message = ""
         self.revision += 1
+        self.pending = None
         if not keep_number:
             self.number_buffer = ""
         return armed
+
+    def opening_cursor(self) -> int:
+        """Where the cursor opens on a sentence shown with its suggestions: the first span."""
+        return self.spans[0].token_start if self.spans else 0
 
     def place_cursor(self, index: int) -> None:
         """Put the cursor on token ``index`` (clamped) without counting as an operation."""
@@ -383,6 +449,7 @@ class SentenceEditor:
             return False
         self._history.append(self.snapshot())
         self.spans = new_spans
+        self._retokenize()
         self.relations = tuple(sorted(kept, key=self._relation_order))
         if self.selected_relation is not None and self.selected_relation not in kept_relations:
             self.selected_relation = None
@@ -445,6 +512,321 @@ class SentenceEditor:
         first, last = self._clamp(first), self._clamp(last)
         self.anchor = first if first != last else None
         self.cursor = last
+        return True
+
+    # -- jumps: sentence ends, words, a typed character, gaps, capitalised runs ------------------
+
+    def token_text(self, index: int) -> str:
+        token = self.tokens[index]
+        return self.text[token.start : token.end]
+
+    def _is_word(self, index: int) -> bool:
+        """A token that starts with a letter or digit (not punctuation)."""
+        text = self.token_text(index)
+        return bool(text) and text[0].isalnum()
+
+    def _jump(self, index: int | None, extend: bool, what: str) -> bool:
+        """Move the cursor to ``index`` (keeping the selection's anchor when ``extend``)."""
+        if index is None:
+            self.message = f"no {what}"
+            return False
+        if extend:
+            if self.mode is not Mode.NORMAL:
+                self._leave_relation_mode()
+            if self.anchor is None:
+                self.anchor = self.cursor
+        else:
+            self.anchor = None
+        before = self.cursor
+        self.cursor = self._clamp(index)
+        if not extend:
+            self._after_move()
+        return self.cursor != before or extend
+
+    def move_to_end(self, step: int = 1) -> bool:
+        """Jump to the last (``step`` 1) or first (-1) token of the sentence."""
+        self._begin()
+        if not self.tokens:
+            return False
+        return self._jump(len(self.tokens) - 1 if step > 0 else 0, False, "token")
+
+    def _next_word(self, step: int) -> int | None:
+        indices = range(self.cursor + 1, len(self.tokens)) if step > 0 else range(self.cursor - 1, -1, -1)
+        return next((i for i in indices if self._is_word(i)), None)
+
+    def word(self, step: int = 1) -> bool:
+        """Jump to the start of the next (``step`` 1) or previous (-1) word, over punctuation."""
+        self._begin()
+        return self._jump(self._next_word(step), False, "word " + ("after" if step > 0 else "before") + " the cursor")
+
+    def extend_word(self, step: int = 1) -> bool:
+        """Grow or shrink the selection to the next (``step`` 1) or previous (-1) word."""
+        self._begin()
+        return self._jump(self._next_word(step), True, "word " + ("after" if step > 0 else "before") + " the cursor")
+
+    def begin_find(self, step: int = 1, extend: bool = False) -> bool:
+        """Wait for a character: the next (``step`` 1) or previous (-1) token starting with it
+        (see :meth:`find_char`); with ``extend`` the selection grows to it."""
+        self._begin()
+        if not self.tokens:
+            self.message = "this sentence has no tokens"
+            return False
+        self.pending = ("extend" if extend else "find") + ("_next" if step > 0 else "_prev")
+        return True
+
+    def find_char(self, character: str) -> bool:
+        """Finish a find: jump (or extend) to the nearest token in the pending direction that starts
+        with ``character``, wrapping around the sentence. A lower-case character matches either case."""
+        pending = self.pending
+        self._begin()
+        if pending is None:
+            self.message = "press j (or J, k, K) first, then the character"
+            return False
+        step = 1 if pending.endswith("_next") else -1
+        n = len(self.tokens)
+        order = [(self.cursor + step * k) % n for k in range(1, n + 1)]
+
+        def matches(i: int) -> bool:
+            text = self.token_text(i)
+            if character.islower():
+                return text[:1].lower() == character
+            return text[:1] == character
+
+        found = next((i for i in order if matches(i)), None)
+        return self._jump(found, pending.startswith("extend"), f"word starting with {character!r}")
+
+    def next_gap(self, step: int = 1) -> bool:
+        """Jump to the next (``step`` 1) or previous (-1) capitalised word or number outside every
+        span: where a missed name usually is. Wraps around the sentence."""
+        self._begin()
+        n = len(self.tokens)
+        if not n:
+            return False
+        covered = {i for s in self.spans for i in range(s.token_start, s.token_end + 1)}
+        order = [(self.cursor + step * k) % n for k in range(1, n)]
+        found = next(
+            (i for i in order if i not in covered and self._is_word(i) and not self.token_text(i)[0].islower()), None
+        )
+        return self._jump(found, False, "capitalised word outside the spans")
+
+    _RUN_JOINERS = frozenset({"'s", "’s", "of", "-", "&", "'", "’"})
+
+    def _capitalised(self, index: int) -> bool:
+        text = self.token_text(index)
+        return bool(text) and (text[0].isupper() or text[0].isdigit())
+
+    def _run_around(self, index: int) -> tuple[int, int]:
+        """The run of capitalised words (and numbers) through token ``index``: joined by ``'s``,
+        ``of``, ``&`` and hyphens between two of them, and by any glued hyphenated part (Jong-un)."""
+
+        own = {i for s in self.spans_at_token(index) for i in range(s.token_start, s.token_end + 1)}
+        others = {i for s in self.spans for i in range(s.token_start, s.token_end + 1)} - own
+
+        def joined(i: int, j: int) -> bool:  # can the run go from token i to its neighbour j?
+            if j in others:
+                return False  # a run stops at another span
+            lo, hi = min(i, j), max(i, j)
+            glued = self.tokens[lo].end == self.tokens[hi].start
+            if self._capitalised(j):
+                return True
+            return glued and self.token_text(lo) == "-"
+
+        first = last = index
+        while True:
+            if last + 1 < len(self.tokens) and joined(last, last + 1):
+                last += 1
+            elif (
+                last + 2 < len(self.tokens)
+                and not {last + 1, last + 2} & others
+                and self.token_text(last + 1) in self._RUN_JOINERS
+                and self._capitalised(last + 2)
+            ):
+                last += 2
+            else:
+                break
+        while True:
+            if first - 1 >= 0 and first - 1 not in others and self._capitalised(first - 1):
+                first -= 1
+            elif first - 2 >= 0 and not {first - 1, first - 2} & others and self.token_text(first - 1) in self._RUN_JOINERS and self._capitalised(first - 2):
+                first -= 2
+            else:
+                break
+        return first, last
+
+    def select_run(self) -> bool:
+        """Select the run of capitalised words at the cursor ("Army Tactical Missile Systems",
+        "Korean People's Army"); when the cursor is not on one, or the run is already selected,
+        the next run after the cursor (wrapping around; the sentence's first word alone does not
+        count, its capital says nothing)."""
+        self._begin()
+        if self.mode is not Mode.NORMAL:
+            self._leave_relation_mode()
+        n = len(self.tokens)
+        if not n:
+            return False
+        if self._capitalised(self.cursor):
+            run = self._run_around(self.cursor)
+            if self.selection != run:
+                self.anchor, self.cursor = (run[0], run[1]) if run[0] != run[1] else (run[0], run[0])
+                return True
+            after = run[1]
+        else:
+            after = self.cursor
+        order = [(after + k) % n for k in range(1, n + 1)]
+        first_word = next((i for i in range(n) if self._is_word(i)), None)
+
+        def starts_run(i: int) -> bool:
+            # The sentence's first word is capitalised anyway: alone it is not worth selecting.
+            return self._capitalised(i) and (i != first_word or self._run_around(i) != (i, i))
+
+        start = next((i for i in order if starts_run(i)), None)
+        if start is None:
+            self.message = "no capitalised word in this sentence"
+            return False
+        run = self._run_around(start)
+        self.anchor, self.cursor = run[0], run[1]
+        return True
+
+    # -- span boundaries -------------------------------------------------------------------------
+
+    def _pieces(self) -> tuple[list[int], list[int]]:
+        """Where a piece may start and end: every token boundary, and inside a token every change
+        between a run of letters/digits and another character ("U.S.-made": U . S . - made); an
+        apostrophe belongs to the letters after it ("Korea's": Korea 's)."""
+        starts: set[int] = set()
+        ends: set[int] = set()
+        for token in self.base_tokens:
+            starts.add(token.start)
+            ends.add(token.end)
+            for offset in range(token.start + 1, token.end):
+                before, here = self.text[offset - 1], self.text[offset]
+                if before.isalnum() and here.isalnum():
+                    continue
+                if before in "'’" and here.isalnum():
+                    continue  # an apostrophe and the letters after it are one piece ('s, n't)
+                starts.add(offset)
+                ends.add(offset)
+        return sorted(starts), sorted(ends)
+
+    def move_boundary(self, edge: str, step: int) -> bool:
+        """Move the ``start`` or ``end`` of the span under the cursor one piece left (``step`` -1) or
+        right (1): by whole words between tokens, by character runs inside a token, whose token is
+        then split ("U.S." from "U.S.-made", "Russian" from "pro-Russian"). The span is confirmed and
+        its relations follow it; a move onto another span is refused."""
+        armed = self._begin()
+        self._leave_relation_mode()
+        edit_span = self.span_under_cursor()
+        if edit_span is None:
+            self.message = "no span under the cursor"
+            return False
+        span = edit_span.span
+        starts, ends = self._pieces()
+        start, end = span.start, span.end
+        if edge == "start":
+            candidates = [p for p in starts if (p < start if step < 0 else start < p < end)]
+            if not candidates:
+                self.message = "the span cannot start " + ("earlier" if step < 0 else "later")
+                return False
+            start = max(candidates) if step < 0 else min(candidates)
+        else:
+            candidates = [p for p in ends if (start < p < end if step < 0 else p > end)]
+            if not candidates:
+                self.message = "the span cannot end " + ("earlier" if step < 0 else "later")
+                return False
+            end = max(candidates) if step < 0 else min(candidates)
+        return self._reshape(edit_span, [(start, end)], armed, ("boundary", span.key, edge, step))
+
+    def set_boundary(self, offset: int) -> bool:
+        """Move a boundary of the span under the cursor to character ``offset`` (a ctrl+click): before
+        the span its start goes there, after it its end goes after it; inside it, that character and
+        everything on its nearer side are cut off ("U.S.-made" clicked on "-": "U.S."). The token
+        holding the new boundary is split."""
+        armed = self._begin()
+        self._leave_relation_mode()
+        edit_span = self.span_under_cursor()
+        if edit_span is None:
+            self.message = "no span under the cursor"
+            return False
+        if not 0 <= offset < len(self.text):
+            self.message = "that is outside the sentence"
+            return False
+        span = edit_span.span
+        start, end = span.start, span.end
+        if offset < start:
+            start = offset
+        elif offset >= end:
+            end = offset + 1
+        elif offset - start < end - 1 - offset:
+            start = offset + 1 if offset + 1 < end else start
+        else:
+            end = offset if offset > start else end
+        while start < end and self.text[start].isspace():
+            start += 1
+        while end > start and self.text[end - 1].isspace():
+            end -= 1
+        if (start, end) == span.key or not self._fits(start, end):
+            self.message = "the span cannot have that boundary"
+            return False
+        return self._reshape(edit_span, [(start, end)], armed, ("set_boundary", span.key, offset))
+
+    def split_span(self) -> bool:
+        """Split the span under the cursor before the cursor's token; a lower-case word or
+        punctuation there is left out ("North [and] South Korea" gives "North" and "South Korea").
+        Both parts keep the label; relations of the span go (asked first when confirmed)."""
+        armed = self._begin()
+        self._leave_relation_mode()
+        edit_span = self.span_under_cursor()
+        if edit_span is None:
+            self.message = "no span under the cursor"
+            return False
+        at = self.cursor
+        if at <= edit_span.token_start:
+            self.message = "put the cursor where the second part starts (the first part ends before it)"
+            return False
+        second = at if self._capitalised(at) else at + 1
+        parts = [(self.tokens[edit_span.token_start].start, self.tokens[at - 1].end)]
+        if second <= edit_span.token_end:
+            parts.append((self.tokens[second].start, self.tokens[edit_span.token_end].end))
+        return self._reshape(edit_span, parts, armed, ("split", edit_span.key, at), follow=False)
+
+    def _reshape(self, edit_span: EditSpan, parts: list[tuple[int, int]], armed: tuple | None, operation: tuple, follow: bool = True) -> bool:
+        """Replace ``edit_span`` by confirmed spans at ``parts`` (same label). With ``follow`` (one
+        part) its relations move to the new offsets; otherwise they go."""
+        old = edit_span.span
+        new_spans = [Span(a, b, old.label, 0, 0) for a, b in parts]
+        others = [s for s in self.spans if s.key != old.key]
+        for new in new_spans:
+            clash = next((s for s in others if s.key == new.key or (not self.allow_overlaps and s.span.overlaps(new))), None)
+            if clash is not None:
+                self.message = f"{self.text[new.start:new.end]!r} would overlap {self.span_text(clash.key)!r}: not changed"
+                return False
+        relations = list(self.relations)
+        if follow and len(new_spans) == 1:
+            key = new_spans[0].key
+            relations = [
+                EditRelation(
+                    Relation(key if r.relation.head == old.key else r.relation.head, key if r.relation.child == old.key else r.relation.child, r.relation.label),
+                    r.suggested,
+                )
+                for r in relations
+            ]
+        cursor_at = self.tokens[self.cursor].start
+        what = f"changing {self.span_text(old.key)!r}"
+        # Relations that follow the span are not lost: nothing to ask.
+        if not self._commit(others + [EditSpan(n, False) for n in new_spans], relations, operation, armed, what, ask=not follow):
+            return False
+        if self.selected_relation is not None and follow and len(new_spans) == 1:
+            rel = self.selected_relation
+            key = new_spans[0].key
+            self.selected_relation = Relation(key if rel.head == old.key else rel.head, key if rel.child == old.key else rel.child, rel.label)
+            if self.selected_relation not in {r.relation for r in self.relations}:
+                self.selected_relation = None
+        self.anchor = None
+        first = new_spans[0]
+        inside = first.start <= cursor_at < first.end
+        self.cursor = self._token_at(cursor_at if inside else first.start)
+        names = " and ".join(repr(self.text[n.start : n.end]) for n in new_spans)
+        self.message = (self.message + "; " if self.message else "") + f"now {names} [{old.label}]"
         return True
 
     def next_span(self, step: int = 1) -> bool:
@@ -774,6 +1156,7 @@ class SentenceEditor:
         self._leave_relation_mode()
         self._history.append(self.snapshot())
         self.spans, self.relations = kept_spans, kept_relations
+        self._retokenize()
         self.selected_relation = None
         self.anchor = None
         return True
@@ -781,7 +1164,9 @@ class SentenceEditor:
     # -- undo and cancel -----------------------------------------------------------------------
 
     def cancel(self) -> bool:
-        """Esc: keep what a pending confirmation would remove, leave relation mode, or clear the selection."""
+        """Esc: keep what a pending confirmation would remove, leave relation mode, clear the selection
+        or cancel a find waiting for its character."""
+        pending = self.pending
         armed = self._begin()
         if armed is not None:
             self.message = "kept"
@@ -792,6 +1177,9 @@ class SentenceEditor:
             return True
         if self.anchor is not None:
             self.anchor = None
+            return True
+        if pending is not None:
+            self.message = "find cancelled"
             return True
         if self.selected_relation is not None:
             self.selected_relation = None
@@ -807,6 +1195,7 @@ class SentenceEditor:
             return False
         self.spans, self.relations, self.selected_relation = self._history.pop()
         self.anchor = None
+        self._retokenize()
         self.cursor = self._clamp(self.cursor)
         self.message = "undid the last edit"
         return True

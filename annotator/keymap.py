@@ -27,10 +27,28 @@ DEFAULT_KEYMAP: dict[str, tuple[str, str]] = {
     "cursor_right": ("right,l", "Move the cursor one token right"),
     "extend_left": ("shift+left", "Extend the selection one token left"),
     "extend_right": ("shift+right", "Extend the selection one token right"),
+    "sentence_start": ("home,circumflex_accent", "Jump to the first word of the sentence"),
+    "sentence_end": ("end,dollar_sign", "Jump to the last word of the sentence"),
+    "next_word": ("ctrl+right,W", "Jump to the next word (over punctuation)"),
+    "prev_word": ("ctrl+left,B", "Jump to the previous word (over punctuation)"),
+    "find_next": ("j", "Jump to the next word starting with the character typed next (j K: to 'Kyiv')"),
+    "find_prev": ("J", "Jump to the previous word starting with the character typed next"),
+    "next_gap": ("m", "Jump to the next capitalised word or number outside every span (a missed name?)"),
+    "prev_gap": ("M", "Jump to the previous capitalised word or number outside every span"),
+    "extend_word_right": ("ctrl+shift+right,greater_than_sign", "Extend the selection to the next word"),
+    "extend_word_left": ("ctrl+shift+left,less_than_sign", "Extend the selection to the previous word"),
+    "extend_find_next": ("k", "Extend the selection to the next word starting with the character typed next"),
+    "extend_find_prev": ("K", "Extend the selection to the previous word starting with the character typed next"),
+    "select_run": ("C", "Select the capitalised words at the cursor, or the next ones (then a label key)"),
     "next_span": ("tab", "Jump to the next span or suggestion"),
     "prev_span": ("shift+tab", "Jump to the previous span or suggestion"),
     "delete_span": ("d,delete", "Delete the span under the cursor"),
     "confirm_span": ("c", "Confirm the suggestion under the cursor, or cycle the label of a confirmed span"),
+    "split_span": ("vertical_line", "Split the span before the cursor's word (a lower-case word there is left out)"),
+    "start_left": ("left_curly_bracket", "Move the start of the span one piece left (inside a word: by letters/punctuation)"),
+    "start_right": ("right_curly_bracket", "Move the start of the span one piece right (splits a word: 'pro-|Russian')"),
+    "end_left": ("left_parenthesis", "Move the end of the span one piece left (splits a word: 'U.S.|-made')"),
+    "end_right": ("right_parenthesis", "Move the end of the span one piece right"),
     "clear_selection": ("escape", "Clear the selection (or leave relation mode)"),
     # Moving between sentences.
     "prev_sentence": ("pageup,[", "Go to the previous sentence"),
@@ -136,6 +154,8 @@ _UNICODE_NAME_REPLACEMENTS = {
     "low_line": "underscore",
 }
 _REVERSED_UNICODE_NAME_REPLACEMENTS = {v: k for k, v in _UNICODE_NAME_REPLACEMENTS.items()}
+# Unicode names with a hyphen, which Textual turns into "_" like the spaces ("LESS-THAN SIGN").
+_HYPHENATED_NAMES = {"less_than_sign": "<", "greater_than_sign": ">"}
 
 _KEY_DISPLAY = {
     "left": "←",
@@ -205,6 +225,8 @@ def key_character(key: str) -> str | None:
         return key
     if key in ("space", "tab", "enter", "escape", "backspace", "delete"):
         return None
+    if key in _HYPHENATED_NAMES:
+        return _HYPHENATED_NAMES[key]
     unicode_name = _REVERSED_UNICODE_NAME_REPLACEMENTS.get(key, key).replace("_", " ").upper()
     try:
         character = unicodedata.lookup(unicode_name)

@@ -94,9 +94,10 @@ def _find(key: str, character: str, step: int, extend: bool) -> Key:
     return Key(((key, True), (character, True)), f"{key}{character}", run)
 
 
-def cursor_keys(old_keys: bool, editor: SentenceEditor | None = None) -> list[Key]:
+def cursor_keys(old_keys: bool, editor: SentenceEditor | None = None, targets: set[int] = frozenset()) -> list[Key]:
     """Keys that move the cursor or the selection (each the default key of a binding id); the
-    find keys once per first character of the sentence's words."""
+    find keys once per first character of the ``targets`` tokens (where a reference span starts or
+    ends: a find to any other character can only land elsewhere)."""
     keys = [
         _char("h", lambda e: e.move(-1)),
         _char("l", lambda e: e.move(1)),
@@ -120,7 +121,7 @@ def cursor_keys(old_keys: bool, editor: SentenceEditor | None = None) -> list[Ke
         _char("C", lambda e: e.select_run()),
     ]
     if editor is not None:
-        firsts = sorted({editor.token_text(i)[:1] for i in range(len(editor.tokens))} - {""})
+        firsts = sorted({editor.token_text(i)[:1] for i in targets if i < len(editor.tokens)} - {""})
         characters = sorted({c.lower() if c.isalpha() else c for c in firsts} | {c for c in firsts if c.isupper()})
         for character in characters:
             if not character.isprintable() or character.isspace():
@@ -205,20 +206,22 @@ class Plan:
 class Planner:
     """Shortest key sequences from an editor's state to a reference set of spans."""
 
-    def __init__(self, scheme: LabelScheme, old_keys: bool = False, max_expansions: int = 4000):
+    def __init__(self, scheme: LabelScheme, old_keys: bool = False, max_expansions: int = 400):
         self.scheme = scheme
         self.old_keys = old_keys
         self.edits = edit_keys(scheme, old_keys)
         self.max_expansions = max_expansions
 
-    def _cursor_paths(self, editor: SentenceEditor, anchors: set[int]) -> list[tuple[list[Key], SentenceEditor]]:
+    def _cursor_paths(
+        self, editor: SentenceEditor, anchors: set[int], ranges: list[tuple[int, int]]
+    ) -> list[tuple[list[Key], SentenceEditor]]:
         """Every cursor/selection state reachable with cursor keys, by its shortest key path
         (Dijkstra: a find costs two keystrokes).
 
-        Selections are followed only while their anchor is a token where a reference span starts
-        or ends (no other selection can be the one to label).
+        Selections are followed only while they lie within a reference span's tokens, anchored at
+        its first or last token (no other selection is on the way to one worth labelling).
         """
-        moves = cursor_keys(self.old_keys, editor)
+        moves = cursor_keys(self.old_keys, editor, anchors)
         start = clone(editor)
         done: set = set()
         counter = itertools.count()
@@ -236,8 +239,10 @@ class Planner:
                 key.run(other)
                 if nav_state(other) in done:
                     continue
-                if other.anchor is not None and other.anchor not in anchors and other.cursor not in anchors:
-                    continue
+                if other.anchor is not None and not any(
+                    other.anchor in (first, last) and first <= other.cursor <= last for first, last in ranges
+                ):
+                    continue  # a selection is only worth making on its way to a reference span's tokens
                 if span_set(other) != span_set(state):
                     continue
                 heapq.heappush(heap, (cost + key.cost, next(counter), path + [key], other))
@@ -256,10 +261,25 @@ class Planner:
             for i in range(first, last + 1):
                 labels_near.setdefault(i, set()).add(label)
 
+        starts, ends = editor._pieces() if hasattr(editor, "_pieces") else ([], [])
+
+        def between(points: list[int], a: int, b: int) -> int:
+            lo, hi = min(a, b), max(a, b)
+            return sum(1 for p in points if lo < p <= hi) if a != b else 0
+
         def h(spans: frozenset[RefSpan]) -> int:
-            missing = len(reference - spans)
-            garbage = any(not any(s < e2 and s2 < e for s2, e2, _ in reference) for s, e, _ in spans - reference)
-            return (missing + 1) // 2 + int(garbage)
+            """About how many editing keys are left: a label key per missing span, or the boundary
+            moves of an overlapping span with its label; a key per span to delete."""
+            total = 0
+            for start, end, label in reference - spans:
+                moves = [
+                    between(starts, s, start) + between(ends, e, end)
+                    for s, e, lab in spans
+                    if lab == label and s < end and start < e
+                ]
+                total += min([1, *moves]) if not moves else min(min(moves), 2)
+            total += sum(1 for s, e, _ in spans - reference if not any(s < e2 and s2 < e for s2, e2, _ in reference))
+            return total
 
         counter = itertools.count()
         heap = [(h(span_set(editor)), 0, next(counter), editor, Plan())]
@@ -276,7 +296,7 @@ class Planner:
             expansions += 1
             if expansions > self.max_expansions:
                 break
-            for path, there in self._cursor_paths(state, ref_tokens):
+            for path, there in self._cursor_paths(state, ref_tokens, ref_ranges):
                 if there.anchor is None:
                     near = there.cursor in ref_tokens or there.span_under_cursor() is not None
                     if not near:

@@ -255,8 +255,8 @@ def test_to_decision_returns_everything_shown(scheme):
 
 
 def test_sanitize_drops_invalid_and_overlapping_suggestions(scheme):
-    bad = Span(1, 5, "PERSON", 0, 0)  # not on a token boundary
-    out_of_range = Span(0, 6, "PERSON", 0, 99)
+    bad = Span(6, 8, "PERSON", 0, 0)  # starts on a space
+    out_of_range = Span(100, 999, "PERSON", 0, 99)
     spans = [bad, out_of_range, span("Alex", "Marquardt", "PERSON"), span("Marquardt", None, "GPE"), span("CNN", None, "ORG")]
     relations = [Relation(span("CNN", None, "ORG").key, (999, 1000), "MEMBER_OF")]
     ed = editor(scheme, spans, relations, suggested=True)
@@ -536,3 +536,188 @@ def test_random_operations_keep_every_invariant(overlaps, with_suggestions, oper
     for name, *args in operations:
         getattr(ed, name)(*args)
         check_invariants(ed)
+
+
+# -- jumps, selections in fewer keys, spans inside a token ----------------------------------------
+
+NEWS = "Yesterday , North Korea fired at U.S.-made loudspeakers of the Korean People 's Army in pro-Russian North and South Korea ."
+NEWS_TOKENS = tokens_of(NEWS)
+
+
+def news(scheme, spans=(), suggested=False) -> SentenceEditor:
+    return SentenceEditor(NEWS, NEWS_TOKENS, scheme, [EditSpan(s, suggested) for s in spans])
+
+
+def at(ed: SentenceEditor) -> str:
+    return ed.token_text(ed.cursor)
+
+
+def nspan(text: str, label: str, nth: int = 0) -> Span:
+    start = [m.start() for m in re.finditer(re.escape(text), NEWS)][nth]
+    return Span(start, start + len(text), label, 0, 0)
+
+
+def test_sentence_ends_and_word_jumps_skip_punctuation(scheme):
+    ed = news(scheme)
+    assert ed.move_to_end(1) and at(ed) == "."
+    assert ed.word(-1) and at(ed) == "Korea"
+    assert ed.move_to_end(-1) and at(ed) == "Yesterday"
+    assert ed.word(1) and at(ed) == "North"  # over the comma
+    ed.move_to_end(1)
+    assert not ed.word(1) and "no word after" in ed.message
+
+
+def test_find_a_word_by_its_first_character(scheme):
+    ed = news(scheme)
+    assert ed.begin_find(1) and ed.pending == "find_next"
+    assert ed.find_char("k") and at(ed) == "Korea"  # lower case: either case
+    ed.begin_find(1)
+    assert ed.find_char("K") and at(ed) == "Korean"
+    ed.begin_find(-1)
+    assert ed.find_char("y") and at(ed) == "Yesterday"
+    ed.begin_find(-1)
+    assert ed.find_char("S") and at(ed) == "South"  # wraps around
+    ed.begin_find(1)
+    assert not ed.find_char("z") and ed.pending is None
+    assert not ed.find_char("a") and "first" in ed.message  # no find pending
+    ed.begin_find(1)
+    assert ed.cancel() and ed.pending is None
+
+
+def test_extend_by_word_and_by_find(scheme):
+    ed = news(scheme)
+    ed.begin_find(1)
+    ed.find_char("N")
+    ed.extend_word(1)
+    assert ed.selection == (2, 3)
+    ed.move_to(0)
+    ed.begin_find(1, extend=True)
+    ed.find_char("f")
+    assert ed.selection == (0, 4)
+    ed.apply_label("DATE")
+    assert labels(ed) == [("Yesterday , North Korea fired", "DATE")]
+
+
+def test_next_gap_is_a_capitalised_word_outside_the_spans(scheme):
+    ed = news(scheme, [nspan("Yesterday", "DATE"), nspan("North Korea", "GPE")])
+    assert ed.next_gap(1) and at(ed) == "U.S.-made"
+    assert ed.next_gap(1) and at(ed) == "Korean"
+    assert ed.next_gap(-1) and at(ed) == "U.S.-made"
+
+
+def test_select_a_capitalised_run(scheme):
+    ed = news(scheme)
+    ed.begin_find(1)
+    ed.find_char("P")
+    assert ed.select_run() and ed.selection == (tok_news("Korean"), tok_news("Army"))
+    ed.apply_label("ORG")
+    assert ("Korean People 's Army", "ORG") in labels(ed)
+    ed.move_to(0)
+    assert ed.select_run() and ed.selection is None or ed.selection == (0, 0)
+    assert ed.select_run() and ed.selection == (tok_news("North"), tok_news("Korea"))  # the next run
+
+
+def tok_news(word: str, nth: int = 0) -> int:
+    return [i for i, t in enumerate(NEWS_TOKENS) if NEWS[t.start : t.end] == word][nth]
+
+
+def test_end_moves_inside_a_token_and_splits_it(scheme):
+    ed = news(scheme)
+    ed.move_to(tok_news("U.S.-made"))
+    ed.apply_label("GPE")
+    assert ed.move_boundary("end", -1) and labels(ed) == [("U.S.-", "GPE")]
+    assert ed.move_boundary("end", -1) and labels(ed) == [("U.S.", "GPE")]
+    assert [ed.token_text(i) for i in range(tok_news("U.S.-made"), tok_news("U.S.-made") + 2)] == ["U.S.", "-made"]
+    assert ed.stored_tokens() is not None and len(ed.stored_tokens()) == len(NEWS_TOKENS) + 1
+    check_invariants(ed)
+    spans, _ = ed.to_decision()
+    assert span_problem(spans[0], NEWS, ed.stored_tokens()) is None
+    ed.undo_edit()
+    ed.undo_edit()
+    assert labels(ed) == [("U.S.-made", "GPE")] and ed.stored_tokens() is None
+
+
+def test_start_moves_inside_a_token_grows_and_refuses_overlaps(scheme):
+    ed = news(scheme, [nspan("pro-Russian", "NORP"), nspan("North", "GPE", 1)])
+    ed.move_to(tok_news("pro-Russian"))
+    assert ed.move_boundary("start", 1) and ed.move_boundary("start", 1)
+    assert ("Russian", "NORP") in labels(ed)
+    assert ed.move_boundary("start", -1) and ("-Russian", "NORP") in labels(ed)
+    assert ed.move_boundary("end", 1) is False and "overlap" in ed.message
+    assert not ed.move_boundary("start", 1) or True
+    check_invariants(ed)
+
+
+def test_relations_follow_a_moved_boundary(scheme):
+    person, org = nspan("Korean People 's Army", "ORG"), nspan("Yesterday", "PERSON")
+    ed = news(scheme, [org, person])
+    ed.relations = (EditRelation(Relation(org.key, person.key, "MEMBER_OF")),)
+    ed.move_to(tok_news("Korean"))
+    assert ed.move_boundary("start", 1)
+    assert [ed.describe_relation(r.relation) for r in ed.relations] == ["Yesterday [PERSON] ──MEMBER_OF──▶ People 's Army [ORG]"]
+    check_invariants(ed)
+
+
+def test_split_a_span_leaves_out_a_lower_case_word(scheme):
+    ed = news(scheme, [nspan("North and South Korea", "GPE")], suggested=True)
+    ed.move_to(tok_news("and"))
+    assert ed.split_span()
+    assert labels(ed) == [("North", "GPE"), ("South Korea", "GPE")]
+    ed.undo_edit()
+    ed.move_to(tok_news("South", 0))
+    assert ed.split_span() and labels(ed) == [("North and", "GPE"), ("South Korea", "GPE")]
+    ed.move_to(tok_news("North", 1))
+    assert not ed.split_span() and "second part" in ed.message
+
+
+def test_suggestions_inside_a_token_split_it_instead_of_being_dropped(scheme):
+    suggestion = Suggestion(1, "m", (Span(NEWS.index("U.S."), NEWS.index("U.S.") + 4, "GPE", 0, 0, "m"),), ())
+    ed = SentenceEditor.from_suggestions(NEWS, NEWS_TOKENS, scheme, [suggestion])
+    assert labels(ed) == [("U.S.", "GPE")] and ed.message == ""
+    check_invariants(ed)
+    spans, _ = ed.to_decision()
+    tokens = ed.stored_tokens()
+    decision = Decision(1, "u", 1, "me", "s", "accept", spans, (), 0.0)
+    decision = replace(decision, tokens=tokens) if hasattr(decision, "tokens") else decision
+    again = SentenceEditor.from_decision(NEWS, NEWS_TOKENS, scheme, decision)
+    assert labels(again) == [("U.S.", "GPE")] and again.tokens == tokens
+
+
+def test_set_boundary_by_character_as_the_mouse_does(scheme):
+    ed = news(scheme, [nspan("U.S.-made", "GPE")])
+    ed.move_to(tok_news("U.S.-made"))
+    assert ed.set_boundary(NEWS.index("U.S.-made") + 4)  # the hyphen: inside, nearer the end
+    assert labels(ed) == [("U.S.", "GPE")]
+    assert ed.set_boundary(NEWS.index("U.S.-made") + 8)  # after the end: grows to that character
+    assert labels(ed) == [("U.S.-made", "GPE")]
+    assert not ed.set_boundary(NEWS.index(" loudspeakers"))  # a space cannot end a span
+
+
+NEWS_OPERATIONS = st.one_of(
+    OPERATIONS,
+    st.tuples(st.just("move_to_end"), st.sampled_from([1, -1])),
+    st.tuples(st.just("word"), st.sampled_from([1, -1])),
+    st.tuples(st.just("extend_word"), st.sampled_from([1, -1])),
+    st.tuples(st.just("begin_find"), st.sampled_from([1, -1]), st.booleans()),
+    st.tuples(st.just("find_char"), st.sampled_from(list("aNkKSp-.'x"))),
+    st.tuples(st.just("next_gap"), st.sampled_from([1, -1])),
+    st.tuples(st.just("select_run")),
+    st.tuples(st.just("split_span")),
+    st.tuples(st.just("move_boundary"), st.sampled_from(["start", "end"]), st.sampled_from([1, -1])),
+    st.tuples(st.just("set_boundary"), st.integers(-3, len(NEWS) + 3)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.booleans(), st.lists(NEWS_OPERATIONS, max_size=60))
+def test_random_operations_with_the_new_keys_keep_every_invariant(overlaps, operations):
+    active = replace(SCHEME, allow_overlaps=overlaps)
+    start = [nspan("U.S.-made", "GPE"), nspan("Korean People 's Army", "ORG"), nspan("North and South Korea", "GPE")]
+    ed = news(active, start, suggested=True)
+    for name, *args in operations:
+        getattr(ed, name)(*args)
+        check_invariants(ed)
+        # The tokens only ever split the sentence's: same characters, cut at more places.
+        assert ed.tokens[0].start == NEWS_TOKENS[0].start and ed.tokens[-1].end == NEWS_TOKENS[-1].end
+        assert {t.start for t in NEWS_TOKENS} <= {t.start for t in ed.tokens}
+        assert all(any(b.start <= t.start and t.end <= b.end for b in NEWS_TOKENS) for t in ed.tokens)

@@ -63,7 +63,8 @@ def template_db(tmp_path_factory) -> Path:
     def suggest(items):
         from annotator.preannotate import SentenceInput
 
-        return list(preannotator.suggest([SentenceInput(text, tokens, matches) for text, tokens, matches in items]))
+        # The importer hands (text, SegmentedSentence) pairs.
+        return list(preannotator.suggest([SentenceInput(text, sent.tokens, sent.pattern_matches) for text, sent in items]))
 
     with Store(path) as store:
         store.ensure_dataset("demo")
@@ -610,7 +611,17 @@ RANDOM_KEYS = [
     "p", "o", "g", "i", "n", "f", "e", "t", "w", "s", "P", "z",
     "1", "2", "3", "4", "5", "6", "7", "8", "9", "0",
     "colon", "slash", "question_mark",
+    # Jumps, selections, splits and boundary moves (a find takes the next key as its character).
+    "home", "end", "circumflex_accent", "dollar_sign", "ctrl+left", "ctrl+right", "W", "B", "j", "J", "k", "K",
+    "m", "M", "C", "less_than_sign", "greater_than_sign", "vertical_line", "left_curly_bracket",
+    "right_curly_bracket", "left_parenthesis", "right_parenthesis",
 ]
+RANDOM_CHARACTERS = {
+    "space": " ", "full_stop": ".", "comma": ",", "colon": ":", "slash": "/", "question_mark": "?",
+    "left_square_bracket": "[", "right_square_bracket": "]", "circumflex_accent": "^", "dollar_sign": "$",
+    "less_than_sign": "<", "greater_than_sign": ">", "vertical_line": "|", "left_curly_bracket": "{",
+    "right_curly_bracket": "}", "left_parenthesis": "(", "right_parenthesis": ")",
+}
 
 
 @sync
@@ -624,7 +635,7 @@ async def test_random_keys_never_crash_or_store_invalid_spans(db, scheme):
         for _batch in range(40):
             for _ in range(50):
                 key = rng.choice(RANDOM_KEYS)
-                character = key if len(key) == 1 else {"space": " ", "full_stop": ".", "comma": ",", "colon": ":", "slash": "/", "question_mark": "?", "left_square_bracket": "[", "right_square_bracket": "]"}.get(key)
+                character = key if len(key) == 1 else RANDOM_CHARACTERS.get(key)
                 driver.send_message(events.Key(key, character))
             await pilot.pause()
             assert app.is_running and app._exception is None
@@ -635,7 +646,7 @@ async def test_random_keys_never_crash_or_store_invalid_spans(db, scheme):
             for decision in store.history(sentence.id):
                 decided += 1
                 for span in decision.spans:
-                    assert span_problem(span, sentence.text, sentence.tokens) is None
+                    assert span_problem(span, sentence.text, decision.tokens_of(sentence)) is None
                 assert overlapping_pairs(decision.spans) == []
                 for relation in decision.relations:
                     assert relation_problem(relation, decision.spans) is None
@@ -906,3 +917,103 @@ async def test_a_draft_of_an_undecided_sentence_says_restored_when_navigating_ba
         assert shown(screen.editor) == suggested and draft_of(db, 4) is None
         await pilot.press("right_square_bracket", "left_square_bracket")
         assert "draft restored" not in str(screen.query_one("#status").render())
+
+
+# -- jumps, selections in fewer keys, spans inside a token (each checked in the database) ---------
+
+
+async def accept_and_back(pilot, screen, position: int) -> None:
+    """Accept, then come back to the sentence (it shows the saved decision) for the next edit."""
+    await pilot.press("a")
+    assert screen.position == position + 1
+    await pilot.press("left_square_bracket")
+    assert screen.position == position
+
+
+@sync
+async def test_sentence_ends_word_jumps_and_find(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("end", "home", "p")  # Umerov
+        await pilot.press("W", "W", "W", "B", "ctrl+right", "ctrl+left", "ctrl+right", "e")  # interview (over the comma)
+        await pilot.press("dollar_sign")
+        assert screen.editor.cursor == len(screen.sentence.tokens) - 1
+        await pilot.press("circumflex_accent", "j", "l", "k", "t", "e")  # list of targets
+        await pilot.press("a")
+    sentence, decision = current(db, 4)
+    found = spans_of(sentence, decision)
+    assert {("Umerov", "PERSON"), ("interview", "EVENT"), ("list of targets", "EVENT")} <= set(found)
+
+
+@sync
+async def test_gaps_capitalised_runs_and_a_span_inside_a_token(db, scheme):
+    app = make_app(db, scheme, start=9)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("home", "m", "C", "greater_than_sign", "i")  # Kursk region
+        await pilot.press("m", "p")  # Biden
+        await pilot.press("M", "g")  # back to Ukraine, the first capitalised word outside a span
+        await pilot.press("j", "U", "g", "left_parenthesis", "left_parenthesis")  # U.S. of U.S.-made
+        assert ("U.S.", "GPE") in [(screen.editor.span_text(s.key), s.label) for s in screen.editor.spans]
+        await pilot.press("J", "B", "greater_than_sign", "o")  # Biden administration replaces Biden
+        await pilot.press("a")
+    sentence, decision = current(db, 9)
+    found = spans_of(sentence, decision)
+    assert set(found) == {("Ukraine", "GPE"), ("Kursk region", "LOC"), ("Biden administration", "ORG"), ("U.S.", "GPE")}
+    tokens = decision.tokens_of(sentence)
+    assert [sentence.text[t.start : t.end] for t in tokens if sentence.text[t.start : t.end].startswith(("U.S.", "-made"))] == ["U.S.", "-made"]
+    for span in decision.spans:
+        assert span_problem(span, sentence.text, tokens) is None
+
+
+@sync
+async def test_split_and_boundary_keys(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        steps = [
+            (["j", "C", "k", "M", "p"], ("CNN’s Alex Marquardt", "PERSON")),
+            (["j", "A", "vertical_line"], ("Alex Marquardt", "PERSON")),  # split before Alex: CNN’s | Alex Marquardt
+            (["j", "C", "left_parenthesis", "left_parenthesis", "o"], ("CNN", "ORG")),
+            (["j", "M", "right_curly_bracket"], ("Marquardt", "PERSON")),
+            (["j", "M", "left_curly_bracket"], ("Alex Marquardt", "PERSON")),
+            (["j", "M", "right_parenthesis"], ("Alex Marquardt,", "PERSON")),
+            (["j", "t", "K", "l", "less_than_sign", "e"], ("a list of targets", "EVENT")),
+        ]
+        for keys, expected in steps:
+            await pilot.press(*keys)
+            await accept_and_back(pilot, screen, 4)
+            sentence, decision = current(db, 4)
+            assert expected in spans_of(sentence, decision), (keys, spans_of(sentence, decision))
+        assert ("CNN’s", "PERSON") not in spans_of(sentence, decision)
+
+
+@sync
+async def test_find_waits_for_its_character_and_escape_cancels(db, scheme):
+    app = make_app(db, scheme, start=4)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("home", "j")
+        assert screen.prompt_bar.is_open and screen.editor.pending == "find_next"
+        await pilot.press("escape")
+        assert not screen.prompt_bar.is_open and screen.editor.pending is None and screen.editor.cursor == 0
+        await pilot.press("j", "p", "t")  # "p" is the character found (presented), not PERSON; then t labels it
+        await pilot.press("a")
+    sentence, decision = current(db, 4)
+    assert ("presented", "DATE") in spans_of(sentence, decision) and ("Umerov", "PERSON") not in spans_of(sentence, decision)
+
+
+@sync
+async def test_ctrl_click_moves_a_span_boundary_by_character(db, scheme):
+    app = make_app(db, scheme, start=9)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("j", "U", "g")
+        view = screen.query_one("#sentence")
+        row, x0, _x1 = view._token_rows[token_index(screen.sentence, "U.S.-made")]
+        offset = view.content_region.offset - view.region.offset
+        await pilot.click(view, offset=(offset.x + x0 + 4, offset.y + row - int(view.scroll_y)), control=True)  # the "-"
+        await pilot.press("a")
+    sentence, decision = current(db, 9)
+    assert spans_of(sentence, decision) == [("U.S.", "GPE")] and decision.tokens is not None

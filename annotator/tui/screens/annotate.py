@@ -63,6 +63,30 @@ def content_of(editor: SentenceEditor) -> tuple[tuple[Span, ...], tuple[Relation
     return normalized(*editor.to_decision())
 
 
+class CharacterPrompt(PromptBar):
+    """The prompt bar, which can also wait for a single character (the find keys j, J, k, K):
+    the first printable key answers at once, any other key cancels."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.single = False
+
+    def open_character(self, question: str, answer) -> None:
+        self.open(question, answer, placeholder="a character")
+        self.single = True
+
+    def feed(self, event) -> None:
+        if not self.single:
+            super().feed(event)
+            return
+        self.single = False
+        self.close(event.character if event.is_printable and event.character else None)
+
+    def close(self, value: str | None) -> None:
+        self.single = False
+        super().close(value)
+
+
 def annotate_bindings() -> list[Binding]:
     """One ``Binding`` per keymap entry, with the keymap id as binding id and action name.
 
@@ -156,9 +180,9 @@ class AnnotateScreen(Screen):
     # -- shortcuts -----------------------------------------------------------------------------
 
     @property
-    def prompt_bar(self) -> PromptBar:
-        """The one-line prompt of / and : (the app hands it the keys while it is open)."""
-        return self.query_one(PromptBar)
+    def prompt_bar(self) -> CharacterPrompt:
+        """The one-line prompt of /, : and the find keys (the app hands it the keys while it is open)."""
+        return self.query_one(CharacterPrompt)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -172,7 +196,7 @@ class AnnotateScreen(Screen):
                 yield Static("Relations", classes="side-title")
                 yield RelationList(id="relations")
         yield LabelBar(id="labels")
-        yield PromptBar(id="prompt")
+        yield CharacterPrompt(id="prompt")
         yield Static(id="status")
         yield Footer()
 
@@ -256,8 +280,7 @@ class AnnotateScreen(Screen):
             base = SentenceEditor.from_suggestions(
                 sentence.text, sentence.tokens, self.context.scheme, self.context.rows_for(sentence.id)
             )
-            if base.spans:
-                base.place_cursor(base.spans[0].token_start)
+            base.place_cursor(base.opening_cursor())
         self._baseline = content_of(base)
         stored = self._load_draft(sentence)
         self._stored_draft = None if stored is None else normalized(*stored)
@@ -320,7 +343,7 @@ class AnnotateScreen(Screen):
                     self._stored_draft = None
                 self.draft_positions.discard(self.position)
             elif content != self._stored_draft:
-                self.context.store.save_draft(sentence, self.context.annotator, *content)
+                self.context.store.save_draft(sentence, self.context.annotator, *content, tokens=editor.stored_tokens())
                 self._stored_draft = content
                 self.draft_positions.add(self.position)
             else:
@@ -497,6 +520,12 @@ class AnnotateScreen(Screen):
             return
         self._edited(editor.select(message.first, message.last))
 
+    def on_sentence_view_character_pressed(self, message: SentenceView.CharacterPressed) -> None:
+        """ctrl+click on a character moves a boundary of the span under the cursor there (by
+        character, splitting the word: "U.S." of "U.S.-made")."""
+        if self.editor is not None and self.editor.mode is Mode.NORMAL:
+            self._edited(self.editor.set_boundary(message.offset))
+
     def on_sentence_view_tag_pressed(self, message: SentenceView.TagPressed) -> None:
         """Clicking a span's tag starts a relation from it, or (while choosing) takes it as the child."""
         editor = self.editor
@@ -525,6 +554,80 @@ class AnnotateScreen(Screen):
 
     def action_extend_right(self) -> None:
         self._edited(self.editor.extend(1))
+
+    def action_sentence_start(self) -> None:
+        self._edited(self.editor.move_to_end(-1))
+
+    def action_sentence_end(self) -> None:
+        self._edited(self.editor.move_to_end(1))
+
+    def action_next_word(self) -> None:
+        self._edited(self.editor.word(1))
+
+    def action_prev_word(self) -> None:
+        self._edited(self.editor.word(-1))
+
+    def action_extend_word_right(self) -> None:
+        self._edited(self.editor.extend_word(1))
+
+    def action_extend_word_left(self) -> None:
+        self._edited(self.editor.extend_word(-1))
+
+    def action_next_gap(self) -> None:
+        self._edited(self.editor.next_gap(1))
+
+    def action_prev_gap(self) -> None:
+        self._edited(self.editor.next_gap(-1))
+
+    def action_select_run(self) -> None:
+        self._edited(self.editor.select_run())
+
+    def _find(self, step: int, extend: bool) -> None:
+        """j, J, k, K: the editor waits for a character, which the prompt line takes (the keys typed
+        right after reach it in order, as for / and :)."""
+        editor = self.editor
+        if editor is None:
+            return
+        if not editor.begin_find(step, extend):
+            self._edited(False)
+            return
+        self._edited()
+
+        def chosen(character: str | None) -> None:
+            if self.editor is not editor:
+                return
+            self._edited(editor.find_char(character) if character is not None else editor.cancel())
+
+        verb = "Extend the selection to" if extend else "Jump to"
+        where = "next" if step > 0 else "previous"
+        self.prompt_bar.open_character(f"{verb} the {where} word starting with:", chosen)
+
+    def action_find_next(self) -> None:
+        self._find(1, False)
+
+    def action_find_prev(self) -> None:
+        self._find(-1, False)
+
+    def action_extend_find_next(self) -> None:
+        self._find(1, True)
+
+    def action_extend_find_prev(self) -> None:
+        self._find(-1, True)
+
+    def action_split_span(self) -> None:
+        self._edited(self.editor.split_span())
+
+    def action_start_left(self) -> None:
+        self._edited(self.editor.move_boundary("start", -1))
+
+    def action_start_right(self) -> None:
+        self._edited(self.editor.move_boundary("start", 1))
+
+    def action_end_left(self) -> None:
+        self._edited(self.editor.move_boundary("end", -1))
+
+    def action_end_right(self) -> None:
+        self._edited(self.editor.move_boundary("end", 1))
 
     def action_next_span(self) -> None:
         self._edited(self.editor.next_span(1))
@@ -581,6 +684,7 @@ class AnnotateScreen(Screen):
                 session=self.context.session,
                 seconds=seconds,
                 allow_overlaps=self.context.scheme.allow_overlaps,
+                tokens=editor.stored_tokens(),
             )
         except AnnotatorError as exc:
             self.say(f"not saved: {exc.message}")

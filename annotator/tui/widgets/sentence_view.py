@@ -424,6 +424,13 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, SentenceView.TokensDragged)
 
+    class CharacterPressed(Message):
+        """A character was ctrl+clicked: a boundary of the span under the cursor moves there."""
+
+        def __init__(self, offset: int) -> None:
+            super().__init__()
+            self.offset = offset
+
     class TagPressed(Message):
         """The label tag of a span was clicked (starts or completes a relation)."""
 
@@ -623,6 +630,20 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
             return None
         return offset.x, offset.y + int(self.scroll_y)
 
+    def character_at(self, x: int, y: int) -> int | None:
+        """The sentence offset of the character at content point (``x``, ``y``), or None."""
+        editor = self.editor
+        for x0, x1, target in self._hits.get(y, []):
+            if target[0] == "token" and x0 <= x < x1 and editor is not None and target[1] < len(editor.tokens):
+                token = editor.tokens[target[1]]
+                cells = 0
+                for offset in range(token.start, token.end):
+                    cells += cell_len(editor.text[offset])
+                    if x0 + cells > x:
+                        return offset
+                return token.end - 1
+        return None
+
     def on_mouse_down(self, event: events.MouseDown) -> None:
         point = self._content_point(event)
         if point is None or event.button != 1:
@@ -631,6 +652,11 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         if target is None:
             return
         event.stop()
+        if event.ctrl and target[0] == "token":
+            offset = self.character_at(*point)
+            if offset is not None:
+                self.post_message(self.CharacterPressed(offset))
+            return
         if target[0] == "tag":
             self.post_message(self.TagPressed(target[1]))
             return
