@@ -963,6 +963,9 @@ def test_default_keymap_ids_and_keys():
         "next_span", "prev_span", "delete_span", "confirm_span", "clear_selection", "prev_sentence",
         "next_sentence", "goto", "search", "help", "toggle_context", "relation_mode", "next_relation",
         "prev_relation", "delete_relation", "reverse_relation", "relabel_relation",
+        "sentence_start", "sentence_end", "next_word", "prev_word", "find_next", "find_prev", "next_gap",
+        "prev_gap", "extend_word_right", "extend_word_left", "extend_find_next", "extend_find_prev", "select_run",
+        "split_span", "start_left", "start_right", "end_left", "end_right",
     }
     for keys, description in keymap.DEFAULT_KEYMAP.values():
         assert keys and description and "\n" not in description
