@@ -98,6 +98,14 @@ def test_serve_refuses_what_it_cannot_serve(tmp_path, seeded):
     assert bad_name.returncode == 2 and "invalid annotator name" in bad_name.stderr
     bad_url = run_cli("serve", "demo", "--annotators", "alice", "--public-url", "annotate.example.org", "--db", str(seeded))
     assert bad_url.returncode == 2 and "--public-url" in bad_url.stderr
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = run_cli("serve", "demo", "--annotators", "alice", "--port", port, "--db", str(seeded))
+    assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr and "Traceback" not in busy.stderr
 
 
 def test_links():

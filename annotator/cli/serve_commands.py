@@ -31,7 +31,7 @@ def serve_command(
     dataset: str = typer.Argument(..., help="Dataset to serve."),
     annotators: Optional[str] = typer.Option(None, "--annotators", help="Comma-separated names: one link with a fresh token each (valid while this server runs)."),
     reviewers: Optional[str] = typer.Option(None, "--reviewers", help="Comma-separated names: review links with a fresh token each."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other machines reach it only if you give theirs, e.g. 0.0.0.0)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; the default is reachable from this machine only (0.0.0.0: every interface, put TLS in front)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port (0: a free one)."),
     public_url: Optional[str] = typer.Option(None, "--public-url", help="The address people use, e.g. https://annotate.example.org behind a TLS reverse proxy."),
     max_sessions: int = typer.Option(20, "--max-sessions", min=1, help="Connections at most at once (each is one app process)."),
