@@ -5,6 +5,7 @@ limit, the session limit, and the CLI's checks. The browser tests are in test_se
 from __future__ import annotations
 
 import asyncio
+import io
 import sqlite3
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def test_failure_limiter_counts_per_address_within_the_window():
 def _server(db: Path, **options) -> tuple[AnnotatorServer, dict[str, str]]:
     made, tokens = run_users("demo", ["alice", "bob"], ["rita"])
     options.setdefault("limiter", FailureLimiter(delay=0, limit=50))
-    server = AnnotatorServer(db, "demo", run_users=made, suggest=False, console=Console(file=open("/dev/null", "w")), **options)
+    server = AnnotatorServer(db, "demo", run_users=made, suggest=False, console=Console(file=io.StringIO()), **options)
     return server, tokens
 
 
