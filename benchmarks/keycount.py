@@ -20,10 +20,10 @@ overlaps no reference span (a deletion).
 
     .venv/bin/python benchmarks/keycount.py                  # the Korea article, all keys
     .venv/bin/python benchmarks/keycount.py --old-keys       # only the keys of the first screen
-    .venv/bin/python benchmarks/keycount.py --plan-only -v   # plan and print, no tmux
+    .venv/bin/python benchmarks/keycount.py --plan-only -v   # plan and print every sentence's keys, no tmux
 
-Not part of pytest (it starts the app in tmux and takes ~1 min); ``tests/test_keycount.py`` checks the
-planner's sequences on the pilot-driven screen for two sentences.
+Not part of pytest (planning takes ~3 min on one core, then the app runs in tmux for ~1 min);
+``tests/test_keycount.py`` presses a plan with the pilot and checks the database.
 """
 
 from __future__ import annotations
