@@ -1017,3 +1017,21 @@ async def test_ctrl_click_moves_a_span_boundary_by_character(db, scheme):
         await pilot.press("a")
     sentence, decision = current(db, 9)
     assert spans_of(sentence, decision) == [("U.S.", "GPE")] and decision.tokens is not None
+
+
+@sync
+async def test_a_draft_with_a_span_inside_a_token_comes_back(db, scheme):
+    app = make_app(db, scheme, start=9)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("j", "U", "g", "left_parenthesis", "left_parenthesis", "right_square_bracket")
+        with Store(db) as store:
+            sentence = store.sentence_at("demo", 9).sentence
+            spans, _relations = store.draft(sentence.id, ANNOTATOR)
+            assert [sentence.text[s.start : s.end] for s in spans] == ["U.S."]
+        await pilot.press("left_square_bracket")
+        assert [(screen.editor.span_text(s.key), s.label) for s in screen.editor.spans] == [("U.S.", "GPE")]
+        assert "draft restored" in str(screen.query_one("#status").render())
+        await pilot.press("a")
+    sentence, decision = current(db, 9)
+    assert spans_of(sentence, decision) == [("U.S.", "GPE")] and decision.tokens is not None
