@@ -249,6 +249,29 @@ class Planner:
         return found
 
     def plan(self, editor: SentenceEditor, reference: frozenset[RefSpan]) -> Plan:
+        """The A* plan of the whole sentence; when that search is too large (many corrections in
+        one long sentence), one correction at a time in document order (each by A*), then the
+        deletions left."""
+        try:
+            return self._search(editor, reference)[0]
+        except RuntimeError:
+            pass
+        plan, state = Plan(), clone(editor)
+
+        def overlaps(a: RefSpan, b: RefSpan) -> bool:
+            return a[0] < b[1] and b[0] < a[1]
+
+        for wanted in sorted(reference - span_set(state)):
+            if wanted in span_set(state):
+                continue
+            target = frozenset(x for x in span_set(state) if not overlaps(x, wanted) or x in reference) | {wanted}
+            part, state = self._search(state, target)
+            plan.steps += part.steps
+        part, state = self._search(state, reference)
+        plan.steps += part.steps
+        return plan
+
+    def _search(self, editor: SentenceEditor, reference: frozenset[RefSpan]) -> tuple[Plan, SentenceEditor]:
         """A* over steps (cursor keys + one editing key); raises when no plan is found."""
         ref_tokens = set()
         ref_ranges = []
@@ -289,7 +312,7 @@ class Planner:
             _f, cost, _n, state, plan = heapq.heappop(heap)
             spans = span_set(state)
             if spans == reference:
-                return plan
+                return plan, state
             marker = (spans, nav_state(state))
             if best.get(marker, cost) < cost:
                 continue
