@@ -170,15 +170,20 @@ class AnnotationMemory:
             return
         tier = self._tiers["gold" if (decision.gold if gold is None else gold) else "own"]
         texts = sentence.token_texts()
+        # A decision's spans index its own tokens (the sentence's split inside a word where a span
+        # covers part of one); suggestions index the sentence's. Compare them by characters.
+        decision_texts = [sentence.text[t.start : t.end] for t in decision.tokens_of(sentence)]
         forms: dict[tuple[int, int], tuple[Form, str]] = {}
         chosen: set[tuple[int, int, str]] = set()
         for span in decision.spans:
-            form = tuple(texts[span.token_start : span.token_end + 1])
+            form = tuple(decision_texts[span.token_start : span.token_end + 1])
             forms[span.key] = (form, span.label)
-            chosen.add((span.token_start, span.token_end, span.label))
+            chosen.add((span.start, span.end, span.label))
             self._touch(tier, form, lambda: _bump(tier.labelled, form, span.label, sign))
-        for token_start, token_end, label in set(suggested) - chosen:
+        for token_start, token_end, label in set(suggested):
             if not (0 <= token_start <= token_end < len(texts)):
+                continue
+            if (sentence.tokens[token_start].start, sentence.tokens[token_end].end, label) in chosen:
                 continue
             form = tuple(texts[token_start : token_end + 1])
             self._touch(tier, form, lambda: _bump(tier.removed, form, label, sign))

@@ -274,6 +274,11 @@ def train(
                               patience=patience, seed=seed)
         config["paths"]["train"] = str(work / "train.spacy")
         config["paths"]["dev"] = str(work / "dev.spacy")
+        # Train on the stored tokens (``gold_preproc``), as `annotator suggest` and import run the
+        # model on them: re-tokenising would merge a decision's split "U.S.|-made" back into one
+        # token, which spaCy counts as misaligned and cannot learn "U.S." from.
+        for part in ("train", "dev"):
+            config["corpora"][part]["gold_preproc"] = True
         # the config kept with the model runs with `python -m spacy train` too (spaCy's console logger)
         config.to_disk(work / "config.cfg")
         _register_logger()

@@ -273,3 +273,22 @@ def test_dataset_set_memory_through_the_cli(tmp_path):
         assert store.dataset("demo").settings["memory"] == "off"
     refused = run_cli("dataset", "set", "demo", "memory=sometimes", "--db", str(db))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "memory='sometimes'" in refused.stderr
+
+
+def test_a_span_inside_a_token_is_learnt_as_its_own_words_and_matched_by_characters():
+    """A decision that split "U.S.-made" to label "U.S." teaches the form "U.S.", and a suggestion
+    of the whole token that the annotator replaced by the part counts as removed (compared by
+    characters, since the decision's token indices are not the sentence's)."""
+    from annotator.model import split_for_spans
+
+    s = sentence(1, "Ukraine fired U.S.-made missiles at Kursk")
+    later = sentence(2, "The U.S. sent more")
+    whole = span(s, "U.S.-made", "WEAPON", "en_core_web_sm")
+    part = Span(14, 18, "GPE", 0, 0)
+    tokens, (part,) = split_for_spans(s.text, s.tokens, [part])
+    assert tokens is not None and s.text[part.start : part.end] == "U.S."
+    made = Decision(1, "u1", s.id, "ann", "", "accept", (part,), (), 1.0, tokens=tokens)
+    memory = AnnotationMemory(SCHEME)
+    memory.add(s, made, suggested_keys([Suggestion(s.id, "en_core_web_sm", (whole,))]))
+    assert shown(memory.match(later), later) == [("U.S.", "GPE")]
+    assert memory.verdict(("U.S.-made",)) == (None, frozenset({"WEAPON"}))

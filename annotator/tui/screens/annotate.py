@@ -331,8 +331,12 @@ class AnnotateScreen(Screen):
         editor, sentence = self.editor, self.sentence
         if editor is None or sentence is None:
             return
-        marker = (id(editor), id(editor.spans), id(editor.relations))
-        if marker == self._synced:
+        # The objects themselves, compared by identity: the editor replaces its tuples on every
+        # change, and holding them keeps their ids from being reused by new ones (which ``id()``
+        # values alone would allow, skipping a save).
+        marker = (editor, editor.spans, editor.relations, editor.tokens)
+        synced = self._synced
+        if synced is not None and all(a is b for a, b in zip(marker, synced)):
             return
         content = content_of(editor)
         self._unsaved = content != self._baseline
