@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from hypothesis import given, settings, strategies as st
 
 from annotator.importer import ArticleImporter, ArticleInput
