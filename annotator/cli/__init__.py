@@ -406,8 +406,13 @@ def annotate_command(
     labels: Optional[Path] = LabelsOption,
     start: Optional[int] = typer.Option(None, "--start", min=1, help="Open sentence N [default: your first undecided one]."),
     suggestions: Optional[str] = typer.Option(None, "--suggestions", help="Suggestion source to show [default: the dataset's active one]."),
+    order: str = typer.Option("document", "--order", help="document: in stored order; uncertain: where the stored suggestion sources disagree most first (within windows of 1000 undecided sentences)."),
 ) -> None:
     """Annotate DATASET in the terminal (keyboard first; ? lists the keys)."""
+    from ..queue_order import ORDERS
+
+    if order not in ORDERS:
+        raise typer.BadParameter(f"{order!r} is not one of {', '.join(ORDERS)}", param_hint="--order")
     validate_name("annotator", annotator)
     scheme = _scheme(labels)
     with _store(db) as store:
@@ -423,7 +428,7 @@ def annotate_command(
         raise DatasetError(f"--start {start}: dataset {dataset!r} has {count} sentences")
     from ..tui.app import run  # Textual (~0.2 s) is imported only for this command; spaCy never at start
 
-    run(path, dataset, annotator, scheme, start=start, suggestions=suggestions)
+    run(path, dataset, annotator, scheme, start=start, suggestions=suggestions, order=order)
 
 
 class _PipeGuard:

@@ -1004,6 +1004,28 @@ class Store:
         )
         return None if row is None else int(row[0])
 
+    def undecided_with_suggestions(
+        self, dataset: str, annotator: str, start_position: int, count: int
+    ) -> list[tuple[int, list[Suggestion]]]:
+        """``(position, stored suggestion rows)`` of the first ``count`` sentences at or after
+        ``start_position`` the annotator has not decided, in document order (one indexed query)."""
+        dataset_id = self._dataset_id(dataset)
+        rows = self._query(
+            "SELECT w.position, w.id, g.source, g.spans, g.relations FROM ("
+            " SELECT s.id, s.position FROM sentences s WHERE s.dataset_id = ? AND s.position >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM current c WHERE c.dataset_id = s.dataset_id AND c.annotator = ?"
+            " AND c.gold = 0 AND c.sentence_id = s.id AND c.answer IS NOT NULL)"
+            " ORDER BY s.position LIMIT ?) w LEFT JOIN suggestions g ON g.sentence_id = w.id"
+            " ORDER BY w.position, g.id",
+            (dataset_id, start_position, annotator, count),
+        )
+        found: dict[int, list[Suggestion]] = {}
+        for position, sentence_id, source, spans, relations in rows:
+            listed = found.setdefault(int(position), [])
+            if source is not None:
+                listed.append(Suggestion(sentence_id, source, decode_spans(spans), decode_relations(relations)))
+        return list(found.items())
+
     def progress(self, dataset: str, annotator: str, gold: bool = False) -> int:
         """How many sentences the annotator has decided (current answer not None)."""
         dataset_id = self._dataset_id(dataset)

@@ -33,6 +33,7 @@ from textual.worker import get_current_worker
 from ..keymap import DEFAULT_KEYMAP, keys_display
 from ..memory import MEMORY_SOURCE, AnnotationMemory, MemoryMatch, memory_mode, suggested_keys
 from ..model import Decision, Sentence, Suggestion
+from ..queue_order import UncertainQueue
 from ..store import Store
 from .context import Navigation, ScreenContext, apply_keymap
 from .widgets.prompt_bar import PromptKeys
@@ -86,12 +87,13 @@ class AnnotatorApp(PromptKeys, App[None]):
         suggester: SuggesterFactory | None | str = "default",
         suggestions: str | None = None,
         memory: str | None = None,
+        order: str = "document",
     ) -> None:
         """``suggester`` builds the pre-annotator in the worker ("default": the scheme's spaCy
         pipeline via :class:`~annotator.preannotate.Preannotator`; ``None``: no suggestions on the fly).
         ``suggestions`` is the active suggestion source (None: the dataset's ``suggestions`` setting,
         else every stored source); ``memory`` the memory mode (None: the dataset's ``memory``
-        setting, else the scheme's)."""
+        setting, else the scheme's); ``order`` the queue order (:mod:`annotator.queue_order`)."""
         super().__init__()
         self.db_path = str(db_path)
         """The database file (the worker opens its own connection on it)."""
@@ -114,6 +116,7 @@ class AnnotatorApp(PromptKeys, App[None]):
             self.store, scheme, dataset, annotator, self.session,
             suggestions=self.request_suggestions, navigation=Navigation(start=start),
             suggestion_rows=self.suggestion_rows, decided=self.decided,
+            queue=UncertainQueue(self.store, dataset, annotator) if order == "uncertain" else None,
         )
         """What the annotate screen works with (``--start N``, or None: the first undecided sentence)."""
         self._suggester_factory: SuggesterFactory | None = self._default_suggester if suggester == "default" else suggester  # type: ignore[assignment]
@@ -423,7 +426,8 @@ def _kept_spans(row: Suggestion) -> Suggestion:
 
 def run(
     db_path: str | Path, dataset: str, annotator: str, scheme, start: int | None = None,
-    suggestions: str | None = None, memory: str | None = None,
+    suggestions: str | None = None, memory: str | None = None, order: str = "document",
 ) -> None:
-    """Run the app in the terminal (``annotator annotate``; ``--suggestions SOURCE``)."""
-    AnnotatorApp(db_path, dataset, annotator, scheme, start=start, suggestions=suggestions, memory=memory).run()
+    """Run the app in the terminal (``annotator annotate``; ``--suggestions SOURCE``, ``--order``)."""
+    AnnotatorApp(db_path, dataset, annotator, scheme, start=start, suggestions=suggestions, memory=memory,
+                 order=order).run()
