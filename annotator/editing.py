@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .model import Decision, Relation, Span, Suggestion, Token, span_at_tokens, span_problem
 
@@ -713,12 +713,10 @@ class SentenceEditor:
         right (1): by whole words between tokens, by character runs inside a token, whose token is
         then split ("U.S." from "U.S.-made", "Russian" from "pro-Russian"). The span is confirmed and
         its relations follow it; a move onto another span is refused."""
-        armed = self._begin()
-        self._leave_relation_mode()
-        edit_span = self.span_under_cursor()
-        if edit_span is None:
-            self.message = "no span under the cursor"
+        begun = self._begin_on_span_under_cursor()
+        if begun is None:
             return False
+        armed, edit_span = begun
         span = edit_span.span
         starts, ends = self._pieces()
         start, end = span.start, span.end
@@ -741,12 +739,10 @@ class SentenceEditor:
         the span its start goes there, after it its end goes after it; inside it, that character and
         everything on its nearer side are cut off ("U.S.-made" clicked on "-": "U.S."). The token
         holding the new boundary is split."""
-        armed = self._begin()
-        self._leave_relation_mode()
-        edit_span = self.span_under_cursor()
-        if edit_span is None:
-            self.message = "no span under the cursor"
+        begun = self._begin_on_span_under_cursor()
+        if begun is None:
             return False
+        armed, edit_span = begun
         if not 0 <= offset < len(self.text):
             self.message = "that is outside the sentence"
             return False
@@ -773,12 +769,10 @@ class SentenceEditor:
         """Split the span under the cursor before the cursor's token; a lower-case word or
         punctuation there is left out ("North [and] South Korea" gives "North" and "South Korea").
         Both parts keep the label; relations of the span go (asked first when confirmed)."""
-        armed = self._begin()
-        self._leave_relation_mode()
-        edit_span = self.span_under_cursor()
-        if edit_span is None:
-            self.message = "no span under the cursor"
+        begun = self._begin_on_span_under_cursor()
+        if begun is None:
             return False
+        armed, edit_span = begun
         at = self.cursor
         if at <= edit_span.token_start:
             self.message = "put the cursor where the second part starts (the first part ends before it)"
@@ -948,12 +942,10 @@ class SentenceEditor:
 
     def confirm_or_cycle(self) -> bool:
         """Confirm the suggestion under the cursor; on a confirmed span, change to the next entity label."""
-        armed = self._begin()
-        self._leave_relation_mode()
-        edit_span = self.span_under_cursor()
-        if edit_span is None:
-            self.message = "no span under the cursor"
+        begun = self._begin_on_span_under_cursor()
+        if begun is None:
             return False
+        armed, edit_span = begun
         if edit_span.suggested:
             confirmed = EditSpan(replace(edit_span.span, source=None), False)
             spans = [confirmed if s.key == edit_span.key else s for s in self.spans]
@@ -1069,6 +1061,17 @@ class SentenceEditor:
             index = 0 if step > 0 else len(ordered) - 1
         self.selected_relation = ordered[index]
         return True
+
+    def _begin_on_span_under_cursor(self) -> "tuple[Any, EditSpan] | None":
+        """The start of every action on the span under the cursor: a new edit step (what it armed),
+        relation mode left, and the span (None, with a message, when there is none)."""
+        armed = self._begin()
+        self._leave_relation_mode()
+        edit_span = self.span_under_cursor()
+        if edit_span is None:
+            self.message = "no span under the cursor"
+            return None
+        return armed, edit_span
 
     def _begin_on_selected_relation(self) -> "EditRelation | None":
         """The start of every action on the selected relation: a new edit step, relation mode left,
