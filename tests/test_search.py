@@ -76,24 +76,82 @@ def test_part_of_a_word_standing_for_too_many_words_is_scanned(store, monkeypatc
     assert store.search("d", "zzz") is None
 
 
-def test_migration_indexes_an_existing_database(tmp_path):
+def _database_at(path, name: str) -> sqlite3.Connection:
+    """A database built by the migrations up to and including ``name`` (what an older annotator wrote)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for number, migration in enumerate(MIGRATIONS):
+        migration(conn)
+        if migration.__name__ == name:
+            break
+    conn.execute(f"PRAGMA user_version = {number + 1}")
+    conn.execute("INSERT INTO datasets (name, created_at) VALUES ('d', 1.0)")
+    for number, text in enumerate(TEXTS):
+        conn.execute("INSERT INTO articles (dataset_id, text, content_hash, created_at) VALUES (1, ?, ?, 1.0)", (text, f"h{number}"))
+        conn.execute("INSERT INTO sentences (dataset_id, article_id, idx, position, start, \"end\", text, tokens)"
+                     " VALUES (1, ?, 0, ?, 0, ?, ?, '[]')", (number + 1, number + 1, len(text), text))
+    conn.execute("COMMIT")
+    return conn
+
+
+def assert_index_is_a_rebuild(conn: sqlite3.Connection) -> None:
+    """The search index holds exactly the sentences' words: FTS5's own integrity check, then the
+    same index built from scratch compared word by word (a contentless index cannot be compared
+    with its content by FTS5 itself)."""
+    conn.execute("INSERT INTO sentence_search (sentence_search) VALUES ('integrity-check')")
+    conn.execute("CREATE VIRTUAL TABLE temp.rebuilt USING fts5(text, content='', detail=none, columnsize=0,"
+                 " tokenize='unicode61 remove_diacritics 0')")
+    conn.execute("CREATE VIRTUAL TABLE temp.rebuilt_terms USING fts5vocab(temp, rebuilt, row)")
+    try:
+        conn.execute("INSERT INTO temp.rebuilt (rowid, text) SELECT id, text FROM sentences")
+        terms = [r[0] for r in conn.execute("SELECT term FROM temp.rebuilt_terms")]
+        stored = [r[0] for r in conn.execute("SELECT term FROM sentence_search_terms WHERE doc > 0")]
+        assert stored == terms
+        for term in terms:
+            quoted = '"' + term.replace('"', '""') + '"'
+            rows = lambda table: [r[0] for r in conn.execute(  # noqa: E731
+                f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid", (quoted,))]
+            assert rows("sentence_search") == rows("rebuilt"), term
+        indexed_to = conn.execute("SELECT indexed_to FROM sentence_search_state").fetchone()[0]
+        assert indexed_to >= conn.execute("SELECT COALESCE(MAX(id), 0) FROM sentences").fetchone()[0]
+    finally:
+        conn.execute("DROP TABLE temp.rebuilt_terms")
+        conn.execute("DROP TABLE temp.rebuilt")
+
+
+def test_migration_indexes_a_database_from_before_the_index(tmp_path):
     path = tmp_path / "old.db"
-    with Store(path) as store:
-        add_texts(store, "d", TEXTS)
-    conn = sqlite3.connect(path)
-    conn.executescript(
-        "DROP TRIGGER sentences_search_insert; DROP TRIGGER sentences_search_delete; DROP TRIGGER sentences_search_update;"
-        "DROP TABLE sentence_search_terms; DROP TABLE sentence_search;"
-    )
-    (migration,) = [m for m in MIGRATIONS if m.__name__ == "_v8_sentence_search_index"]
-    with conn:
-        migration(conn)  # what opening a database of the version before it does
-    conn.close()
+    _database_at(path, "_v7_split_tokens").close()
     with Store(path) as store:
         assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store._search_expression("merov")  # the old sentences are in the index
         count = store.conn.execute("SELECT COUNT(*) FROM sentence_search WHERE sentence_search MATCH 'umerov'").fetchone()[0]
         assert count == 6
+        assert_index_is_a_rebuild(store.conn)
+
+
+def test_migration_from_the_trigger_kept_index(tmp_path):
+    """A database written with the per-row triggers (v8): its index is complete, the watermark
+    starts at its highest id, and its rows' later changes and deletions keep the index right."""
+    path = tmp_path / "v8.db"
+    conn = _database_at(path, "_v8_sentence_search_index")
+    conn.execute("DELETE FROM sentences WHERE id = 3")  # v8's trigger takes it out of the index
+    conn.close()
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        conn = store.conn
+        assert conn.execute("SELECT indexed_to FROM sentence_search_state").fetchone()[0] == len(TEXTS)
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'sentences_search_insert'").fetchone() is None
+        assert_index_is_a_rebuild(conn)
+        with store.transaction():
+            conn.execute("UPDATE sentences SET text = 'Zelensky spoke' WHERE id = 1")
+            conn.execute("DELETE FROM sentences WHERE id = 2")
+        assert_index_is_a_rebuild(conn)
+        assert store.search("d", "zelensky") == 1
+        assert store.search("d", "Umerov", 1) == 6
+        add_texts(store, "d", ["Umerov again, after the migration"])
+        assert store.search("d", "again", 1) == len(TEXTS) + 1
+        assert_index_is_a_rebuild(conn)
 
 
 def test_index_follows_sentence_changes(store):
@@ -107,6 +165,94 @@ def test_index_follows_sentence_changes(store):
         conn.execute("UPDATE sentences SET text = 'third words' WHERE id = ?", (ids[0],))
         conn.execute("DELETE FROM sentences WHERE id = ?", (ids[1],))
     assert match("words") == [ids[0]] and match("first") == [] and match("third") == [ids[0]] and match("second") == []
+    assert_index_is_a_rebuild(conn)
+
+
+def _indexed_to(store: Store) -> int:
+    return store.conn.execute("SELECT indexed_to FROM sentence_search_state").fetchone()[0]
+
+
+def test_a_transaction_indexes_its_sentences_once_at_its_end(store):
+    """Sentences added inside a transaction reach the index in one statement at its end, in the
+    same transaction: a rolled-back transaction leaves neither sentences nor index entries."""
+    store.ensure_dataset("d")
+    with store.transaction():
+        add_texts(store, "d", ["alpha one", "beta two"])
+        assert _indexed_to(store) == 0  # nothing indexed row by row
+    assert _indexed_to(store) == store.conn.execute("SELECT MAX(id) FROM sentences").fetchone()[0]
+    assert_index_is_a_rebuild(store.conn)
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            add_texts(store, "d", ["gamma three"])
+            raise RuntimeError("fails half-way")
+    assert store.search("d", "gamma") is None and store.search("d", "beta") == 2
+    assert_index_is_a_rebuild(store.conn)
+
+
+def test_rows_above_the_watermark_change_without_touching_the_index(store):
+    """Rows not indexed yet (written by SQL, outside ``add_article``) may be changed and deleted:
+    the triggers leave the contentless index alone (a 'delete' of an unindexed row would corrupt
+    it), and the next search indexes what is left. A reused id (the highest row deleted, then a
+    new row) is indexed by the trigger, since it is at or below the watermark."""
+    add_texts(store, "d", ["first words", "second words"])
+    conn = store.conn
+    article = conn.execute("SELECT article_id FROM sentences WHERE position = 1").fetchone()[0]
+    insert = ("INSERT INTO sentences (dataset_id, article_id, idx, position, start, \"end\", text, tokens)"
+              " VALUES (1, ?, ?, ?, 0, ?, ?, '[]')")
+    with store.transaction():
+        for idx, text in enumerate(["third words", "fourth words", "fifth words"], start=1):
+            conn.execute(insert, (article, idx, idx + 2, len(text), text))
+        conn.execute("UPDATE sentences SET text = 'third changed' WHERE position = 3")
+        conn.execute("DELETE FROM sentences WHERE position = 4")
+    assert _indexed_to(store) == 2
+    assert store.search("d", "changed") == 3 and store.search("d", "fourth") is None and store.search("d", "fifth") == 5
+    assert _indexed_to(store) == conn.execute("SELECT MAX(id) FROM sentences").fetchone()[0]
+    assert_index_is_a_rebuild(conn)
+    top = _indexed_to(store)
+    with store.transaction():
+        conn.execute("DELETE FROM sentences WHERE id = ?", (top,))
+        conn.execute(insert.replace("(dataset_id", "(id, dataset_id").replace("VALUES (", "VALUES (?, "),
+                     (top, article, 9, 6, 5, "sixth"))
+    assert_index_is_a_rebuild(conn)
+    assert store.search("d", "sixth") == 6 and store.search("d", "fifth") is None
+
+
+def test_every_insert_path_is_indexed(tmp_path, scheme):
+    """Plain import, annotated import and merge each leave the index equal to a rebuild, and search
+    finds their sentences; a read-only store scans sentences a writer left unindexed."""
+    from annotator.annotated_import import import_annotated
+    from annotator.importer import ArticleImporter, ArticleInput
+    from annotator.store import merge_into
+
+    source = tmp_path / "source.db"
+    with Store(source) as store:
+        store.ensure_dataset("d")
+        ArticleImporter(store, "d").import_articles([ArticleInput("Kyiv said so.\n\nThe Pentagon agreed.", "a")])
+        assert store.search("d", "pentagon") == 2
+        assert_index_is_a_rebuild(store.conn)
+    prodigy = tmp_path / "p.jsonl"
+    prodigy.write_text(json.dumps({"text": "Austin met Umerov.", "spans": [], "answer": "accept",
+                                   "_annotator_id": "d-alice"}) + "\n", encoding="utf-8")
+    target = tmp_path / "target.db"
+    with Store(target) as store:
+        import_annotated(store, "d", prodigy, "prodigy", scheme)
+        assert store.search("d", "umerov") == 1
+        merge_into(store, source)
+        assert store.search("d", "pentagon") == 3
+        assert_index_is_a_rebuild(store.conn)
+        conn = store.conn
+        with store.transaction():  # rows written by SQL: only the next search indexes them
+            conn.execute("INSERT INTO sentences (dataset_id, article_id, idx, position, start, \"end\", text, tokens)"
+                         " VALUES (1, 1, 1, 4, 0, 14, 'Odesa is quiet', '[]')")
+        watermark = _indexed_to(store)
+    with Store(target, readonly=True) as reader:
+        assert reader.search("d", "odesa") == 4 and reader.search("d", "quiet", 4, backwards=True) == 4
+        assert reader.search("d", "Pentagon", 4) == 3
+        assert _indexed_to(reader) == watermark  # read-only: scanned, not indexed
+    with Store(target) as store:
+        assert store.search("d", "odesa") == 4
+        assert _indexed_to(store) > watermark
+        assert_index_is_a_rebuild(store.conn)
 
 
 def test_search_command(tmp_path):

@@ -46,7 +46,7 @@ from .codec import (
     encode_split,
     encode_tokens,
 )
-from .connection import default_db_path, open_database, schema_version, translate, write_transaction
+from .connection import BUSY_TIMEOUT_MS, default_db_path, open_database, schema_version, translate, write_transaction
 
 _WORD_RUN = re.compile(r"[A-Za-z0-9]+")
 """Letters and digits: what the search index's ``unicode61`` tokenizer keeps together (ASCII)."""
@@ -229,9 +229,56 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator["Store"]:
-        """One committed write transaction, ``BEGIN IMMEDIATE`` (nested calls join the outer one)."""
+        """One committed write transaction, ``BEGIN IMMEDIATE`` (nested calls join the outer one).
+
+        A transaction that added sentences indexes them for search at its end, in the same
+        transaction (one ``INSERT … SELECT``, see ``index_new_sentences``).
+        """
+        outer = not self.conn.in_transaction
         with write_transaction(self.conn, self.path):
             yield self
+            if outer and self._unindexed:
+                self.index_new_sentences()
+
+    _unindexed = False
+    """Sentences were added in this connection's transaction and are not in the search index yet."""
+
+    def index_new_sentences(self) -> int:
+        """Add every sentence above the search index's watermark to the index (one statement) and
+        move the watermark to the highest sentence id; the number of sentences indexed.
+
+        Runs inside the caller's transaction when there is one. Rows at or below the watermark are
+        indexed already (or by schema v9's trigger for a reused id), so none is indexed twice.
+        """
+        with self.transaction():
+            done = self.conn.execute("SELECT indexed_to FROM sentence_search_state").fetchone()[0]
+            top = self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM sentences").fetchone()[0]
+            added = 0
+            if top > done:
+                added = self.conn.execute(
+                    "INSERT INTO sentence_search (rowid, text) SELECT id, text FROM sentences WHERE id > ?", (done,)
+                ).rowcount
+                self.conn.execute("UPDATE sentence_search_state SET indexed_to = ?", (top,))
+            self._unindexed = False
+        return added
+
+    def _search_watermark(self) -> tuple[int, bool]:
+        """The search index's watermark after indexing what is missing, and whether sentences above
+        it are left (a read-only store, or a writer held the lock): search then scans those too."""
+        done = self._one("SELECT indexed_to FROM sentence_search_state")[0]
+        top = self._one("SELECT COALESCE(MAX(id), 0) FROM sentences")[0]
+        if top <= done:
+            return done, False
+        if not self.readonly and not self.conn.in_transaction:
+            self.conn.execute("PRAGMA busy_timeout = 200")  # another writer: scan the rows instead of waiting
+            try:
+                self.index_new_sentences()
+                return self._one("SELECT indexed_to FROM sentence_search_state")[0], False
+            except StoreError:
+                pass
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return done, True
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         try:
@@ -349,6 +396,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            self._unindexed = True
             counts.articles = 1
             counts.sentences = len(rows)
             counts.first_position = next_position + 1
@@ -449,14 +497,37 @@ class Store:
         without reading every sentence: the next ``SEARCH_WINDOW`` sentences are scanned, then the
         word index ``sentence_search`` names the sentences holding the needle's words (or, for a
         needle inside a word, the indexed words containing it), and their text is checked by ``LIKE``.
+        Sentences not indexed yet are indexed first (or, when this store cannot write now, scanned).
         """
         dataset_id = self._dataset_id(dataset)
         pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        watermark, unindexed = self._search_watermark()
         expression: list[str | None] = []  # worked out once, when the window has no match
         found = self._search_from(dataset_id, pattern, needle, after_position, backwards, expression)
+        if unindexed:
+            found = self._nearer(found, self._scan_above(dataset_id, pattern, watermark, after_position, backwards), backwards)
         if found is None:  # wrap around: the first match from the other end (it may be the current sentence)
             found = self._search_from(dataset_id, pattern, needle, None, backwards, expression)
+            if unindexed:
+                found = self._nearer(found, self._scan_above(dataset_id, pattern, watermark, None, backwards), backwards)
         return found
+
+    @staticmethod
+    def _nearer(a: int | None, b: int | None, backwards: bool) -> int | None:
+        if a is None or b is None:
+            return b if a is None else a
+        return max(a, b) if backwards else min(a, b)
+
+    def _scan_above(self, dataset_id: int, pattern: str, watermark: int, after: int | None, backwards: bool) -> int | None:
+        """The next match among the sentences not in the search index (ids above its watermark)."""
+        order, compare = ("DESC", "<") if backwards else ("ASC", ">")
+        bound, params = ("", []) if after is None else (f" AND position {compare} ?", [after])
+        row = self._one(
+            f"SELECT position FROM sentences WHERE id > ? AND dataset_id = ?{bound}"
+            f" AND text LIKE ? ESCAPE '\\' ORDER BY position {order} LIMIT 1",
+            (watermark, dataset_id, *params, pattern),
+        )
+        return None if row is None else int(row[0])
 
     def _search_from(
         self, dataset_id: int, pattern: str, needle: str, after: int | None, backwards: bool, expression: list[str | None]
@@ -521,7 +592,7 @@ class Store:
         """The distinct words of the search index (case folded), read once per connection and again
         after sentences were added. Reading them walks the whole index (seconds for a million
         sentences); a word whose sentences were removed may stay listed, which only adds candidates."""
-        newest = self._one("SELECT COALESCE(MAX(id), 0) FROM sentences")[0]
+        newest = self._one("SELECT indexed_to FROM sentence_search_state")[0]
         if self._words_cache is None or self._words_cache[0] != newest:
             self._words_cache = (newest, [r[0] for r in self._query("SELECT term FROM sentence_search_terms")])
         return self._words_cache[1]

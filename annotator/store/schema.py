@@ -290,8 +290,53 @@ def _v8_sentence_search_index(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v9_search_index_filled_in_bulk(conn: sqlite3.Connection) -> None:
+    """The search index is filled once per write transaction instead of by a trigger per row.
+
+    ``sentence_search_state.indexed_to`` is the watermark: every sentence whose id is at or below
+    it is in ``sentence_search``, none above it is. ``Store`` indexes the sentences above it with
+    one ``INSERT … SELECT`` at the end of each transaction that added sentences (an import's file,
+    a merge) and before a search. The index is contentless, so a ``'delete'`` must name a row that
+    is indexed, with its indexed text: the delete and update triggers act only at or below the
+    watermark. A new sentence that gets an id at or below it (SQLite reuses the highest id after a
+    delete) is indexed by the one insert trigger left, which does nothing for all other rows.
+    Everything a v8 database holds is indexed (its triggers did it), so the watermark starts at
+    the highest id.
+    """
+    _run_script(conn,
+        """
+        CREATE TABLE sentence_search_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            indexed_to INTEGER NOT NULL
+        );
+        INSERT INTO sentence_search_state (id, indexed_to) SELECT 1, COALESCE(MAX(id), 0) FROM sentences;
+        DROP TRIGGER sentences_search_insert;
+        DROP TRIGGER sentences_search_delete;
+        DROP TRIGGER sentences_search_update;
+        CREATE TRIGGER sentences_search_insert_below AFTER INSERT ON sentences
+        WHEN NEW.id <= (SELECT indexed_to FROM sentence_search_state)
+        BEGIN
+            INSERT INTO sentence_search (rowid, text) VALUES (NEW.id, NEW.text);
+        END;
+        CREATE TRIGGER sentences_search_delete AFTER DELETE ON sentences
+        WHEN OLD.id <= (SELECT indexed_to FROM sentence_search_state)
+        BEGIN
+            INSERT INTO sentence_search (sentence_search, rowid, text) VALUES ('delete', OLD.id, OLD.text);
+        END;
+        CREATE TRIGGER sentences_search_update AFTER UPDATE OF id, text ON sentences
+        BEGIN
+            INSERT INTO sentence_search (sentence_search, rowid, text)
+                SELECT 'delete', OLD.id, OLD.text FROM sentence_search_state WHERE OLD.id <= indexed_to;
+            INSERT INTO sentence_search (rowid, text)
+                SELECT NEW.id, NEW.text FROM sentence_search_state WHERE NEW.id <= indexed_to;
+        END;
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial, _v2_current_index, _v3_current_upsert_and_drafts, _v4_current_is_the_newest,
     _v5_suggestion_sources, _v6_users, _v7_split_tokens, _v8_sentence_search_index,
+    _v9_search_index_filled_in_bulk,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
