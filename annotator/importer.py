@@ -192,13 +192,7 @@ class ArticleImporter:
             fresh.append((article, digest))
         if not fresh:
             return counts
-        segmented = list(self.segmenter.segment_many(a.text for a, _ in fresh))
-        suggestions: list[list[tuple[str, list[Span], list[Relation]] | None]] = [[] for _ in fresh]
-        if self.suggest is not None:
-            flat = [(a.text[s.start : s.end], s) for (a, _), sents in zip(fresh, segmented) for s in sents]
-            results = iter(self.suggest(flat))
-            for i, sents in enumerate(segmented):
-                suggestions[i] = [(self.suggestion_source, *next(results)) for _ in sents]
+        segmented, suggestions = self.analyse([a for a, _ in fresh])
         for i, ((article, digest), sents) in enumerate(zip(fresh, segmented)):
             if not sents:
                 raise InputError("no text to annotate (only whitespace)", article.source.rsplit(":", 1)[0], article.line)
@@ -220,6 +214,27 @@ class ArticleImporter:
             if self.on_article:
                 self.on_article(1)
         return counts
+
+    def analyse(self, articles: list[ArticleInput]) -> "Analysis":
+        """Sentences and suggestions of each article (``annotator.cluster`` computes them on workers)."""
+        return analyse_texts([a.text for a in articles], self.segmenter, self.suggest, self.suggestion_source)
+
+
+Analysis = tuple[list[list[SegmentedSentence]], list[list[tuple[str, list[Span], list[Relation]]]]]
+"""Per article: its segmented sentences; and per sentence ``(source, spans, relations)`` (empty without suggestions)."""
+
+
+def analyse_texts(texts: list[str], segmenter: Segmenter, suggest: SuggestFn | None, source: str) -> Analysis:
+    """Segment articles and suggest on their sentences: the pure part of an import, the same
+    locally and on a cluster's workers."""
+    segmented = list(segmenter.segment_many(texts))
+    suggestions: list[list[tuple[str, list[Span], list[Relation]]]] = [[] for _ in texts]
+    if suggest is not None:
+        flat = [(text[s.start : s.end], s) for text, sents in zip(texts, segmented) for s in sents]
+        results = iter(suggest(flat))
+        for i, sents in enumerate(segmented):
+            suggestions[i] = [(source, *next(results)) for _ in sents]
+    return segmented, suggestions
 
 
 def sentence_inputs(flat: Iterable[tuple[str, SegmentedSentence]], with_model: bool) -> Iterator["SentenceInput"]:
@@ -278,6 +293,8 @@ def import_files(
     on_file_done: Callable[[Path], None] | None = None,
     on_skipped: Callable[[str], None] | None = None,
     on_message: Callable[[str], None] | None = None,
+    on_article: Callable[[int], None] | None = None,
+    cluster: Any = None,
 ) -> ImportResult:
     """Import files into ``dataset``: plain articles (with suggestions unless ``suggest`` is None)
     and annotated files (``annotated_import``), each file one transaction.
@@ -285,8 +302,11 @@ def import_files(
     A file's format is ``fmt`` or detected. With ``skip_invalid`` a file that fails is reported to
     ``on_skipped`` and the others go on; without it the first error is raised. ``on_file`` and
     ``on_file_done`` frame each file (for a progress bar); ``on_message`` gets what annotated
-    imports report. A new dataset is created by the first file's transaction (with ``overlap``,
-    default ``all``), so a failed import leaves none behind; an existing one gets ``overlap`` when given.
+    imports report; ``on_article`` counts plain articles. With ``cluster`` (an open
+    ``annotator.cluster.Cluster``) plain articles are segmented and suggested on its workers and
+    written here, exactly as a local run writes them. A new dataset is created by the first file's
+    transaction (with ``overlap``, default ``all``), so a failed import leaves none behind; an
+    existing one gets ``overlap`` when given.
     """
     settings = {"overlap": overlap} if overlap is not None else {"overlap": "all"}
     existing = store.find_dataset(dataset)
@@ -299,25 +319,17 @@ def import_files(
     source = ""
     result = ImportResult()
     segmenter = None
+    pre_scheme = scheme
     if plain and suggest is not None:
-        from .preannotate import Preannotator
-
         # the labels the dataset accepted on import (--add-labels) are kept from a model that predicts them
         pre_scheme = scheme.for_dataset(existing.settings) if existing is not None else scheme
-        pre = Preannotator(pre_scheme, model=suggest.model, use_model=suggest.use_model, explicit=suggest.model is not None)
-        result.notice = pre.notice if suggest.use_model else ""
-        source = pre.source
-        # Patterns are matched on the Docs segmentation makes anyway (no second tokenization).
-        segmenter = Segmenter(patterns=pre.patterns)
-
-        def suggest_with_model(flat):
-            return list(pre.suggest(sentence_inputs(flat, pre.nlp is not None), batch_size=suggest.batch_size,
-                                    n_process=suggest.workers))
-
-        suggest_fn = suggest_with_model
+        segmenter, suggest_fn, source, result.notice = article_analysis(pre_scheme, suggest)
 
     importer = ArticleImporter(store, dataset, segmenter=segmenter, suggest=suggest_fn, suggestion_source=source,
-                               dataset_settings=settings)
+                               dataset_settings=settings, on_article=on_article)
+    if cluster is not None and plain:
+        # the same importer, with segmentation and suggestions computed by the cluster's workers
+        importer = cluster.article_importer(importer, plain, pre_scheme, suggest)
     for path in files:
         if on_file:
             on_file(path)
@@ -345,6 +357,22 @@ def import_files(
         if on_file_done:
             on_file_done(path)
     return result
+
+
+def article_analysis(scheme, suggest: SuggestOptions) -> tuple[Segmenter, SuggestFn, str, str]:
+    """The segmenter and suggestion function of an import with suggestions, the suggestion
+    source's name and what the pre-annotator has to say."""
+    from .preannotate import Preannotator
+
+    pre = Preannotator(scheme, model=suggest.model, use_model=suggest.use_model, explicit=suggest.model is not None)
+    # Patterns are matched on the Docs segmentation makes anyway (no second tokenization).
+    segmenter = Segmenter(patterns=pre.patterns)
+
+    def suggest_with_model(flat):
+        return list(pre.suggest(sentence_inputs(flat, pre.nlp is not None), batch_size=suggest.batch_size,
+                                n_process=suggest.workers))
+
+    return segmenter, suggest_with_model, pre.source, pre.notice if suggest.use_model else ""
 
 
 def split_by_format(

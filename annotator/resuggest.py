@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from .errors import DatasetError, ModelError
-from .model import Example, Sentence, Span, Suggestion, Token
+from .model import Example, Relation, Sentence, Span, Suggestion, Token
 
 if TYPE_CHECKING:  # pragma: no cover
     from .labels import LabelScheme
@@ -116,6 +116,24 @@ def model_spans(
         yield resolve_suggestions(spans, scheme.allow_overlaps)
 
 
+def suggest_rows(
+    nlp, sentences: Iterable[tuple[str, Sequence[Token]]], scheme: "LabelScheme", source: str, *,
+    batch_size: int = 64, n_process: int = 1,
+) -> Iterator[tuple[list[Span], list[Relation]]]:
+    """:func:`model_spans` and the relations the scheme's rules draw between them, per sentence."""
+    from .preannotate import suggest_relations
+
+    pending: deque[Sequence[Token]] = deque()
+
+    def remembered() -> Iterator[tuple[str, Sequence[Token]]]:
+        for text, tokens in sentences:
+            pending.append(tokens)
+            yield text, tokens
+
+    for spans in model_spans(nlp, remembered(), scheme, source, batch_size=batch_size, n_process=n_process):
+        yield spans, suggest_relations(spans, pending.popleft(), scheme.relation_rules)
+
+
 def default_source_name(model: str) -> str:
     """``fashion/003`` for ``models/fashion/003/model-best``; the folder name for another path;
     the package name for an installed pipeline."""
@@ -146,10 +164,11 @@ def suggest_dataset(
     store: "Store", dataset: str, scheme: "LabelScheme", model: str, *, name: str | None = None,
     include_decided: bool = False, workers: int = 1, batch_size: int = 64,
     on_start: Callable[[int], None] | None = None, on_advance: Callable[[int], None] | None = None,
+    cluster=None,
 ) -> SuggestResult:
-    """Run ``model`` over the dataset's sentences that lack its source and store the rows."""
-    from .preannotate import suggest_relations
-
+    """Run ``model`` over the dataset's sentences that lack its source and store the rows (with
+    ``cluster``, an open ``annotator.cluster.Cluster``, the model runs on its workers; the rows and
+    transactions are the same)."""
     store.dataset(dataset)
     source = name or default_source_name(model)
     model_id = str(Path(model).resolve()) if Path(model).exists() else model
@@ -193,9 +212,12 @@ def suggest_dataset(
             on_advance(len(rows))
         rows.clear()
 
-    for spans in model_spans(nlp, pages(), scheme, source, batch_size=batch_size, n_process=workers):
+    if cluster is not None:  # the same rows, computed by the cluster's workers, in order
+        results = cluster.suggest_rows(pages(), scheme, model_id, source, batch_size)
+    else:
+        results = suggest_rows(nlp, pages(), scheme, source, batch_size=batch_size, n_process=workers)
+    for spans, relations in results:
         sentence = queue.popleft()
-        relations = suggest_relations(spans, sentence.tokens, scheme.relation_rules)
         rows.append(Suggestion(sentence.id, source, tuple(spans), tuple(relations)))
         spans_written += len(spans)
         if len(rows) >= batch_size:

@@ -84,8 +84,12 @@ def import_command(
     add_labels: bool = typer.Option(False, "--add-labels", help="Accept labels that are not in the scheme."),
     label_map: List[str] = typer.Option([], "--map", help="Rename a label on import: OLD=NEW (repeatable)."),
     snap: Optional[str] = typer.Option(None, "--snap", help="Spans that cut a word: 'expand' or 'contract' them to whole tokens, or 'split' the word for their decision (reported) [default: refuse]."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Segment and suggest on a Dask cluster: a scheduler address (tcp://HOST:8786) or local:N (N local worker processes); needs pip install 'annotator[cluster]'."),
+    cluster_batch: int = typer.Option(32, "--cluster-batch", min=1, help="Articles per task sent to a cluster worker."),
 ) -> None:
     """Import articles (with spaCy suggestions) or annotated data into DATASET."""
+    from contextlib import nullcontext
+
     from rich.text import Text
 
     from ..importer import SuggestOptions, expand_paths, import_files
@@ -97,8 +101,16 @@ def import_command(
     overlap_value = parse_overlap(overlap)
     files = expand_paths(paths)
     err = render.console(stderr=True)
-    with _store(db, create=True) as store, render.import_progress(err) as progress:
+    if cluster is not None:
+        from ..cluster import connect, parse_address
+
+        parse_address(cluster)  # a bad address is refused before anything starts
+        if workers > 1:
+            raise DatasetError("--workers and --cluster do not go together: the cluster's workers run the pipeline")
+    with _store(db, create=True) as store, render.import_progress(err) as progress, \
+            (connect(cluster, batch_articles=cluster_batch) if cluster else nullcontext()) as on_cluster:
         task = progress.add_task("importing", total=len(files))
+        articles = progress.add_task("articles", total=None) if cluster else None
         result = import_files(
             store, dataset, files, scheme,
             overlap=overlap_value, fmt=fmt, skip_invalid=skip_invalid,
@@ -108,6 +120,8 @@ def import_command(
             on_file_done=lambda path: progress.advance(task),
             on_skipped=lambda message: render.skipped(err, message),
             on_message=lambda line: err.print(Text(line)),
+            on_article=(lambda n: progress.advance(articles, n)) if cluster else None,
+            cluster=on_cluster,
         )
     if result.notice:
         err.print(result.notice)

@@ -173,9 +173,12 @@ def suggest_command(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Sentences per nlp.pipe batch and per transaction."),
     labels: Optional[Path] = LabelsOption,
     db: Optional[Path] = DbOption,
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Run the pipeline on a Dask cluster: a scheduler address (tcp://HOST:8786) or local:N; needs pip install 'annotator[cluster]'."),
 ) -> None:
     """Run a spaCy pipeline over the dataset's sentences and store its spans as a new suggestion
     source (nothing overwritten; rerun after an interruption to continue)."""
+    from contextlib import nullcontext
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..export import dataset_scheme
@@ -189,7 +192,13 @@ def suggest_command(
         validate_name("suggestion source", name)
     scheme = _scheme(labels)
     err = render.console(stderr=True)
-    with _store(db) as store:
+    if cluster is not None:
+        from ..cluster import connect, parse_address
+
+        parse_address(cluster)  # a bad address is refused before anything starts
+        if workers > 1:
+            raise DatasetError("--workers and --cluster do not go together: the cluster's workers run the pipeline")
+    with _store(db) as store, (connect(cluster) if cluster else nullcontext()) as on_cluster:
         scheme = dataset_scheme(scheme, store, dataset)
         with Progress(TextColumn("suggesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err, transient=True, disable=not err.is_terminal) as progress:
@@ -197,7 +206,7 @@ def suggest_command(
             result = suggest_dataset(
                 store, dataset, scheme, model, name=name, include_decided=include_decided, workers=workers,
                 batch_size=batch_size, on_start=lambda total: progress.update(task, total=total),
-                on_advance=lambda n: progress.advance(task, n),
+                on_advance=lambda n: progress.advance(task, n), cluster=on_cluster,
             )
     render.console().print(
         f"{dataset}: suggestion source {result.source}: {plural(result.processed, 'sentence')} suggested "
