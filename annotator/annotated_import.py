@@ -158,6 +158,8 @@ def _common_tokens(token_lists: Sequence[Sequence[Token]], text: str) -> tuple[T
     """The first list's tokens joined where another list has no boundary between two adjacent
     ones: the tokens every record of a text shares (records that split tokens differently)."""
     first = token_lists[0]
+    if all(other is first or other == first for other in token_lists[1:]):
+        return tuple(first)  # one tokenization (the usual case): its tokens, already built from ``text``
     bounds = [{t.start for t in other} | {t.end for t in other} for other in token_lists[1:]]
     pieces: list[list[int]] = []
     for token in first:
@@ -193,9 +195,9 @@ def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, on
         span_lines = _span_lines(example)
         moved: dict[tuple[int, int], tuple[int, int] | None] = {}
         spans: list[Span] = []
+        file, record_line = _where(path, example)
         for span in example.spans:
-            file, line = _where(path, example)
-            line = span_lines.get(span.key, line)
+            line = span_lines.get(span.key, record_line)
             where = f"{file}:{line}" if line else str(file)
             if example.tokens is None:
                 snapped, problem = snap_span(text, span, token_cache[text], mode)
@@ -671,7 +673,15 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, splits
     for sentence in targets:
         spans, relations = per_sentence[sentence.id]  # type: ignore[index]
         spans = list(dict.fromkeys(spans))  # the same span twice (doccano allows it) is one span
-        tokens, spans = split_for_spans(sentence.text, sentence.tokens, spans)
+        maps = token_maps.get(sentence.id)
+        if not spans:
+            tokens = None
+        elif maps is not None and all(s.start in maps[0] and s.end in maps[1] for s in spans):
+            # every span on the sentence's tokens (the usual case): no split, indices from the maps
+            starts, ends = maps
+            tokens, spans = None, [Span(s.start, s.end, s.label, starts[s.start], ends[s.end], s.source) for s in spans]
+        else:
+            tokens, spans = split_for_spans(sentence.text, sentence.tokens, spans)
         if not scheme.allow_overlaps:
             pairs = overlapping_pairs(spans)
             if pairs:
