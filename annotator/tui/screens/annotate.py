@@ -408,7 +408,8 @@ class AnnotateScreen(Screen):
             progress=str(self.progress),
             badge=f"{badge} " if badge else "",
         )
-        self.query_one("#header", Static).update(content)
+        # One line of fixed height: no layout of the screen (which would repaint every widget).
+        self.query_one("#header", Static).update(content, layout=False)
 
     def _refresh_status(self) -> None:
         editor = self.editor

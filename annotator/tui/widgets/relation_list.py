@@ -5,14 +5,16 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual import events
 from textual.content import Content
-from textual.widgets import Static
 
 from ...editing import Mode, SentenceEditor, superscript
 from .sentence_view import relation_color
+from .line_list import LineList
 from .span_list import fit
 
+NO_RELATIONS = Content.from_markup("[dim]no relations: r on a span starts one[/]")
 
-class RelationList(Static):
+
+class RelationList(LineList):
     """One entry per relation (one line, or two when narrow); the selected one is highlighted, suggestions are dim."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -26,7 +28,7 @@ class RelationList(Static):
 
     def show(self, editor: SentenceEditor) -> None:
         self._editor = editor
-        width = self.size.width or 40
+        width = self.content_width()
         signature = (
             editor.text, editor.spans, editor.relations, editor.selected_relation, editor.mode,
             editor.pending_head, editor.pending_child, width,
@@ -41,7 +43,7 @@ class RelationList(Static):
                 Content.from_markup("[b reverse] new [/] $text", text=fit(f"{editor.describe_span(editor.pending_head)} → {child}", width - 6))
             )
         if not editor.relations and not lines:
-            self.update(Content.from_markup("[dim]no relations: r on a span starts one[/]"), layout=False)
+            self.set_lines([NO_RELATIONS])
             return
         for number, edit_relation in enumerate(editor.relations, start=1):
             rel = edit_relation.relation
@@ -66,4 +68,4 @@ class RelationList(Static):
             if rel == editor.selected_relation:
                 line = line.stylize("reverse")
             lines.append(line)
-        self.update(Content("\n").join(lines), layout=False)
+        self.set_lines(lines)

@@ -549,8 +549,8 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         self._sentence_rows = len(layout.rows)
         self._token_rows = {i: (first + r, gutter + x0, gutter + x1) for i, (r, x0, x1) in layout.token_rows.items()}
         size = Size(width, len(lines))
-        if self.virtual_size != size:  # a new virtual size means a new layout of the screen: only when needed
-            self.virtual_size = size
+        if self.virtual_size != size:
+            self._set_virtual_size(size)
             self.refresh()
         elif len(previous) == len(lines):
             # Repaint only the rows that changed (usually the cursor's row and the one it left).
@@ -559,6 +559,17 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
                     self.refresh_line(index)
         else:
             self.refresh()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """A new number of rows. The widget's own size is fixed by the screen's CSS, so only its
+        scrollbar depends on it: the scrollbar is updated here and a layout of the screen (which
+        repaints every widget) is asked for only when the scrollbar appears or disappears."""
+        if not self.is_attached or not self.container_size:
+            self.virtual_size = size
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        # Sets show_vertical_scrollbar (a layout when it changes), the scrollbar's thumb and scroll_y's bounds.
+        self._scroll_update(size)
 
     def _scroll_to_sentence(self) -> None:
         height = self.scrollable_content_region.height

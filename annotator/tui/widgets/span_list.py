@@ -7,9 +7,10 @@ from __future__ import annotations
 from rich.cells import cell_len
 from textual import events
 from textual.content import Content
-from textual.widgets import Static
+
 
 from ...editing import SentenceEditor
+from .line_list import LineList
 from .sentence_view import entity_color
 
 
@@ -33,16 +34,21 @@ def fit(text: str, width: int) -> str:
     return text + "…"
 
 
-class SpanList(Static):
+NO_SPANS = Content.from_markup("[dim]no spans: move to a word and press a label key[/]")
+
+
+class SpanList(LineList):
     """One line per span: number, label, text, and ``?`` and its source while it is still a suggestion."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._editor: SentenceEditor | None = None
         self._shown: tuple | None = None
+        self._line_cache: dict[tuple, Content] = {}
+        self._line_cache_key: tuple | None = None
 
     def _available(self) -> int:
-        return self.size.width or 40
+        return self.content_width()
 
     def on_click(self, event: events.Click) -> None:
         """A click on a span's row moves the cursor there (or, choosing a relation's span, chooses it)."""
@@ -70,28 +76,36 @@ class SpanList(Static):
             return
         self._shown = signature
         if not editor.spans:
-            self.update(Content.from_markup("[dim]no spans: move to a word and press a label key[/]"), layout=False)
+            self.set_lines([NO_SPANS])
             return
+        cache = self._line_cache if self._line_cache_key == (editor.text, width) else {}
+        self._line_cache_key = (editor.text, width)
         lines: list[Content] = []
+        fresh: dict[tuple, Content] = {}
         for number, edit_span in enumerate(editor.spans, start=1):
-            color = entity_color(editor.scheme, edit_span.label)
-            marker = "▶" if under is not None and under.key == edit_span.key else " "
-            suffix = "?" if edit_span.suggested else ""
-            tag = source_tag(edit_span)
-            prefix = f"{marker}{number:>2} {edit_span.label} "
-            text = fit(editor.span_text(edit_span.key), width - cell_len(prefix) - len(suffix) - cell_len(tag))
-            style = "dim italic" if edit_span.suggested else "not dim"
-            # Labels, span text and source names are user data: passed as variables, never markup.
-            line = Content.from_markup(
-                f"$marker[b]$number[/] [{color}]$label[/] [{style}]$text$suffix[/][dim]$tag[/]",
-                marker=marker,
-                number=f"{number:>2}",
-                label=edit_span.label,
-                text=text,
-                suffix=suffix,
-                tag=tag,
-            )
-            if marker == "▶":
-                line = line.stylize("bold")
+            marked = under is not None and under.key == edit_span.key
+            key = (number, edit_span, edit_span.span.source, marked)
+            line = cache.get(key)
+            if line is None:
+                line = self._line(editor, number, edit_span, marked, width)
+            fresh[key] = line
             lines.append(line)
-        self.update(Content("\n").join(lines), layout=False)
+        # This sentence's lines as made so far (a cursor move re-makes at most the two whose marker moved).
+        self._line_cache = {**cache, **fresh} if len(cache) < 64 else fresh
+        self.set_lines(lines)
+
+    @staticmethod
+    def _line(editor: SentenceEditor, number: int, edit_span, marked: bool, width: int) -> Content:
+        """``▶ 2 PERSON Umerov? · model``: assembled from parts (labels, span text and source names
+        are user data, never markup)."""
+        color = entity_color(editor.scheme, edit_span.label)
+        marker = "▶" if marked else " "
+        suffix = "?" if edit_span.suggested else ""
+        tag = source_tag(edit_span)
+        prefix = f"{marker}{number:>2} {edit_span.label} "
+        text = fit(editor.span_text(edit_span.key), width - cell_len(prefix) - len(suffix) - cell_len(tag))
+        style = "dim italic" if edit_span.suggested else "not dim"
+        line = Content.assemble(
+            marker, (f"{number:>2}", "bold"), " ", (edit_span.label, color), " ", (text + suffix, style), (tag, "dim")
+        )
+        return line.stylize("bold") if marked else line

@@ -1,0 +1,95 @@
+"""A list of lines (the side panels) as a Line-API widget: each line's ``Content`` is rendered to
+strips once and kept, and a new set of lines repaints only the rows that differ.
+
+A ``Static`` would render its whole content again on every update (wrapping and styling each
+line), and a change in its height would lay out the whole screen. Here a key that moves the
+span marker re-renders two lines and repaints two rows; the widget's size is fixed by the CSS,
+and only its scrollbar follows the number of rows.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from textual.content import Content
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.visual import Visual
+
+
+class LineList(ScrollView, can_focus=False):
+    """Rows of ``Content`` lines (a line may hold a newline: then it takes two rows)."""
+
+    DEFAULT_CSS = """
+    LineList {
+        overflow-x: hidden;
+        overflow-y: auto;
+    }
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._contents: list[Content] = []
+        self._rendered: dict[int, tuple[Content, list[Strip]]] = {}
+        """id of a shown line's ``Content`` -> (that Content, its strips): kept while it is shown."""
+        self._strips: list[Strip] = []
+        self._rendered_width = 0
+        self._rendered_style_key: object = None
+
+    def render(self) -> Content:
+        """The lines as one ``Content`` (what is shown, for reading it back)."""
+        return Content("\n").join(self._contents)
+
+    def content_width(self) -> int:
+        """Cells available to a line (the widget's width less padding and its scrollbar)."""
+        width = self.scrollable_content_region.width
+        return width if width > 0 else 40
+
+    def set_lines(self, contents: Sequence[Content]) -> None:
+        """Show these lines. Lines that are the same ``Content`` objects as before are not rendered
+        again; rows whose strips did not change are not repainted."""
+        self._contents = list(contents)
+        width = self.content_width()
+        style = self.visual_style
+        style_key = (width, self.styles._cache_key)
+        if style_key != self._rendered_style_key:
+            self._rendered.clear()
+            self._rendered_style_key = style_key
+        self._rendered_width = width
+        rendered: dict[int, tuple[Content, list[Strip]]] = {}
+        strips: list[Strip] = []
+        for content in self._contents:
+            kept = self._rendered.get(id(content))
+            if kept is None or kept[0] is not content:
+                kept = (content, Visual.to_strips(self, content, width, None, style))
+            rendered[id(content)] = kept
+            strips.extend(kept[1])
+        self._rendered = rendered
+        previous = self._strips
+        self._strips = strips
+        size = Size(width, len(strips))
+        if self.virtual_size != size:
+            self._set_virtual_size(size)
+            self.refresh()
+            return
+        for row, (old, new) in enumerate(zip(previous, strips)):
+            if old is not new:
+                self.refresh_line(row)
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """A new number of rows: the scrollbar follows; the screen is laid out again only when the
+        scrollbar appears or disappears (the widget's own size is fixed by the CSS)."""
+        if not self.is_attached or not self.container_size:
+            self.virtual_size = size
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        self._scroll_update(size)
+
+    def render_line(self, y: int) -> Strip:
+        index = y + int(self.scroll_y)
+        width = self.scrollable_content_region.width
+        if 0 <= index < len(self._strips):
+            # Not padded here: the widget's styles pad it with the background, as for a Static.
+            return self._strips[index].crop(0, width)
+        return Strip.blank(width, self.visual_style.rich_style)
