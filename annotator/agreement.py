@@ -52,11 +52,11 @@ Edge cases (documented conventions)
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from fractions import Fraction
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from annotator.model import ANSWERS, Decision, Sentence, Span, Token
+from annotator.model import ANSWERS, Decision, Sentence, Span, SpanTuple, Token, VersionRow, version_rows
 
 OUTSIDE = "O"
 """The token label of a token that no span covers."""
@@ -66,7 +66,6 @@ _RelationKey = tuple[tuple[int, int], tuple[int, int], str]
 _PairKey = tuple[tuple[int, int], tuple[int, int]]
 
 
-@dataclass(frozen=True, slots=True)
 class SentenceVersions:
     """One sentence with each annotator's current decision for it.
 
@@ -74,12 +73,27 @@ class SentenceVersions:
     metrics use (span token ranges must lie within it; the metrics do not need ``tokens``, which
     are carried for review screens); ``versions`` maps an annotator name to that annotator's
     current :class:`~annotator.model.Decision`.
+
+    Immutable, like a frozen dataclass. Built from decisions (``SentenceVersions(sentence_id,
+    n_tokens, tokens, versions)``, :meth:`from_sentence`) or, when a whole dataset is read, from
+    the store's rows (:meth:`stored`): then ``tokens`` and ``versions`` are decoded on first use
+    only, and the metrics and the review queue read :attr:`rows`, the versions as plain tuples.
     """
+
+    __slots__ = ("sentence_id", "n_tokens", "_tokens", "_versions", "_rows", "_load_tokens", "_load_versions")
 
     sentence_id: int
     n_tokens: int
-    tokens: tuple[Token, ...]
-    versions: dict[str, Decision]
+
+    def __init__(self, sentence_id: int, n_tokens: int, tokens: tuple[Token, ...], versions: dict[str, Decision]):
+        init = object.__setattr__
+        init(self, "sentence_id", sentence_id)
+        init(self, "n_tokens", n_tokens)
+        init(self, "_tokens", tokens)
+        init(self, "_versions", versions)
+        init(self, "_rows", None)
+        init(self, "_load_tokens", None)
+        init(self, "_load_versions", None)
 
     @classmethod
     def from_sentence(cls, sentence: Sentence, versions: Mapping[str, Decision]) -> "SentenceVersions":
@@ -87,6 +101,70 @@ class SentenceVersions:
         if sentence.id is None:
             raise ValueError("the sentence has no id (it was never stored)")
         return cls(sentence.id, len(sentence.tokens), sentence.tokens, dict(versions))
+
+    @classmethod
+    def stored(
+        cls,
+        sentence_id: int,
+        n_tokens: int,
+        tokens: Callable[[], tuple[Token, ...]],
+        versions: Callable[[], dict[str, Decision]],
+        rows: tuple[VersionRow, ...],
+    ) -> "SentenceVersions":
+        """Build from a record of ``Store.current_versions``: ``tokens()`` and ``versions()`` are
+        called on first use of the attributes; ``rows`` must be ``version_rows(versions())``."""
+        item = cls(sentence_id, n_tokens, (), {})
+        init = object.__setattr__
+        init(item, "_rows", rows)
+        init(item, "_load_tokens", tokens)
+        init(item, "_load_versions", versions)
+        return item
+
+    @property
+    def tokens(self) -> tuple[Token, ...]:
+        if self._load_tokens is not None:
+            object.__setattr__(self, "_tokens", self._load_tokens())
+            object.__setattr__(self, "_load_tokens", None)
+        return self._tokens
+
+    @property
+    def versions(self) -> dict[str, Decision]:
+        if self._load_versions is not None:
+            object.__setattr__(self, "_versions", self._load_versions())
+            object.__setattr__(self, "_load_versions", None)
+        return self._versions
+
+    @property
+    def rows(self) -> tuple[VersionRow, ...]:
+        """The versions as :class:`~annotator.model.VersionRow`s (plain tuples), in ``versions``' order."""
+        if self._rows is not None:
+            return self._rows
+        return version_rows(self._versions)  # not kept: ``versions`` is a dict the caller may change
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _fields(self) -> tuple:
+        return (self.sentence_id, self.n_tokens, self.tokens, self.versions)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # ``versions`` is a dict
+
+    def __repr__(self) -> str:
+        return (
+            f"SentenceVersions(sentence_id={self.sentence_id!r}, n_tokens={self.n_tokens!r}, "
+            f"tokens={self.tokens!r}, versions={self.versions!r})"
+        )
+
+    def __reduce__(self) -> tuple:
+        return (SentenceVersions, self._fields())
 
 
 # --------------------------------------------------------------------------------------- results
@@ -462,13 +540,14 @@ def cohen_kappa(confusion: Mapping[tuple[str, str], int]) -> tuple[int, float | 
     return n, float(observed), float(expected), chance_corrected(observed, expected)
 
 
-def _on_sentence_tokens(span: Span, tokens: Sequence[Token]) -> Span:
+def _on_sentence_tokens(span: SpanTuple, tokens: Sequence[Token]) -> SpanTuple:
     """``span`` indexed on the sentence's ``tokens``: from the token holding its first character
     to the token holding its last (a span inside a token, as a split decision makes, labels it)."""
+    start, end, label = span[0], span[1], span[2]
     starts = [t.start for t in tokens]
-    first = max(bisect.bisect_right(starts, span.start) - 1, 0)
-    last = max(bisect.bisect_right(starts, span.end - 1) - 1, first)
-    return Span(span.start, span.end, span.label, first, last)
+    first = max(bisect.bisect_right(starts, start) - 1, 0)
+    last = max(bisect.bisect_right(starts, end - 1) - 1, first)
+    return (start, end, label, first, last, None)
 
 
 def token_labels(spans: Iterable[Span], n_tokens: int) -> dict[int, str]:
@@ -477,20 +556,31 @@ def token_labels(spans: Iterable[Span], n_tokens: int) -> dict[int, str]:
     Overlaps: the longest span in characters wins, then the earlier start, then the smaller label.
     Raises ``ValueError`` when a span's token range is outside ``0..n_tokens-1``.
     """
-    spans = list(spans)
+    return _token_labels([(s.start, s.end, s.label, s.token_start, s.token_end) for s in spans], n_tokens)
+
+
+def _token_labels(spans: Sequence[tuple], n_tokens: int) -> dict[int, str]:
+    """:func:`token_labels` of spans as plain tuples ``(start, end, label, token_start, token_end, ...)``."""
     if len(spans) > 1:
-        spans.sort(key=lambda s: (s.start - s.end, s.start, s.label))
+        spans = sorted(spans, key=_longest_first)
     labels: dict[int, str] = {}
     for span in spans:
-        first, last = span.token_start, span.token_end
+        first, last = span[3], span[4]
         if not 0 <= first <= last < n_tokens:
             raise ValueError(
-                f"span {span.start}-{span.end} {span.label} has token range {first}-{last} outside 0-{n_tokens - 1}"
+                f"span {span[0]}-{span[1]} {span[2]} has token range {first}-{last} outside 0-{n_tokens - 1}"
             )
-        label = span.label
-        for index in range(first, last + 1):
-            labels.setdefault(index, label)
+        label = span[2]
+        if first == last:
+            labels.setdefault(first, label)
+        else:
+            for index in range(first, last + 1):
+                labels.setdefault(index, label)
     return labels
+
+
+def _longest_first(span: tuple) -> tuple:
+    return (span[0] - span[1], span[0], span[2])
 
 
 def overlap_matches(reference: Iterable[_SpanKey], compared: Iterable[_SpanKey]) -> list[tuple[_SpanKey, _SpanKey]]:
@@ -751,49 +841,50 @@ class _Agreement:
         self.labels_seen: set[str] = set()
         self.relation_labels_seen: set[str] = set()
 
-    def version(self, decision: Decision, item: SentenceVersions) -> _Version:
+    def version(self, row: VersionRow, item: SentenceVersions) -> _Version:
         label_set = self.label_set
-        spans_by_key = {}
-        for span in decision.spans:
-            if label_set is not None and span.label not in label_set:
+        spans_by_key: dict[_SpanKey, SpanTuple] = {}
+        for span in row.spans:
+            if label_set is not None and span[2] not in label_set:
                 continue
-            spans_by_key.setdefault((span.start, span.end, span.label), span)
-        spans = spans_by_key.values()
-        if decision.tokens is not None:  # its spans index its split tokens: the units stay the sentence's tokens
-            spans = [_on_sentence_tokens(span, item.tokens) for span in spans]
+            spans_by_key.setdefault(span[:3], span)
+        spans: Sequence[SpanTuple] = list(spans_by_key.values())
+        if row.split:  # its spans index its split tokens: the units stay the sentence's tokens
+            sentence_tokens = item.tokens
+            spans = [_on_sentence_tokens(span, sentence_tokens) for span in spans]
         try:
-            tokens = token_labels(spans, item.n_tokens)
+            tokens = _token_labels(spans, item.n_tokens)
         except ValueError as error:
-            raise ValueError(f"sentence {item.sentence_id}, annotator {decision.annotator!r}: {error}") from None
-        if decision.relations:
+            raise ValueError(f"sentence {item.sentence_id}, annotator {row.annotator!r}: {error}") from None
+        if row.relations:
             symmetric = self.symmetric
             relations = set()
             relation_pairs = set()
-            for relation in decision.relations:
-                head, child = relation.head, relation.child
-                if relation.label in symmetric and child < head:
+            for head, child, label in row.relations:
+                if label in symmetric and child < head:
                     head, child = child, head
-                relations.add((head, child, relation.label))
+                relations.add((head, child, label))
                 relation_pairs.add((head, child))
             version = _Version(frozenset(spans_by_key), tokens, frozenset(relations), frozenset(relation_pairs))
-            self.relation_labels_seen.update(r.label for r in decision.relations)
+            self.relation_labels_seen.update([r[2] for r in row.relations])
         else:
             version = _Version(frozenset(spans_by_key), tokens, frozenset(), frozenset())
-        for key in spans_by_key:
-            self.labels_seen.add(key[2])
+        self.labels_seen.update([key[2] for key in spans_by_key])
         return version
 
     def add(self, item: SentenceVersions) -> None:
         self.n_seen += 1
         chosen_rank = self.rank
         counts = self.counts
-        versions = item.versions
+        versions: dict[str, VersionRow] = {}
         decided = []
-        for name, decision in versions.items():
-            if decision.answer is None or (chosen_rank is not None and name not in chosen_rank):
+        for version_row in item.rows:
+            name, answer = version_row[0], version_row[2]
+            if answer is None or (chosen_rank is not None and name not in chosen_rank):
                 continue
-            if decision.answer not in ANSWERS:
-                raise ValueError(f"sentence {item.sentence_id}, annotator {name!r}: unknown answer {decision.answer!r}")
+            if answer not in ANSWERS:
+                raise ValueError(f"sentence {item.sentence_id}, annotator {name!r}: unknown answer {answer!r}")
+            versions[name] = version_row
             decided.append(name)
             row = counts.get(name)
             if row is None:
@@ -815,13 +906,11 @@ class _Agreement:
             answer = decision.answer
             if answer == "accept":
                 row[2] += 1
-                if decision.tokens is None:
+                if not decision.split:
                     key = (id(decision.spans), id(decision.relations))
                     version = same.get(key)
                     if version is None:
                         version = same[key] = self.version(decision, item)
-                    else:
-                        self.relation_labels_seen.update(r.label for r in decision.relations)
                     accepted[name] = version
                 else:
                     version = accepted[name] = self.version(decision, item)

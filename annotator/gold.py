@@ -44,24 +44,19 @@ AUTO_METHODS = ("majority",)
 def load_versions(store: "Store", dataset: str, annotators: Sequence[str] | None = None) -> Iterator["SentenceVersions"]:
     """Stream ``SentenceVersions`` (one per sentence with current decisions), in position order.
 
+    From ``Store.current_versions``: the metrics and the review queue read the versions as plain
+    tuples; a sentence's tokens and full decisions are decoded when first used.
+
     The garbage collector is paused while streaming: the load creates millions of small objects
     and nothing cyclic, and its repeated scans of the growing heap cost more than half the time.
     """
     from .agreement import SentenceVersions
 
-    current_sentence = None
-    versions: dict[str, Decision] = {}
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for sentence, decision in store.current_decisions(dataset, annotators):
-            if current_sentence is not None and sentence.id != current_sentence.id:
-                yield SentenceVersions.from_sentence(current_sentence, versions)
-                versions = {}
-            current_sentence = sentence
-            versions[decision.annotator] = decision
-        if current_sentence is not None:
-            yield SentenceVersions.from_sentence(current_sentence, versions)
+        for record in store.current_versions(dataset, annotators):
+            yield SentenceVersions.stored(*record)
     finally:
         if was_enabled:
             gc.enable()

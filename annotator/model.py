@@ -9,7 +9,7 @@ own offsets in its article.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, NamedTuple, Sequence
+from typing import Any, Iterable, Literal, Mapping, NamedTuple, Sequence
 
 Answer = Literal["accept", "reject", "ignore"]
 ANSWERS: tuple[str, ...] = ("accept", "reject", "ignore")
@@ -359,3 +359,59 @@ def split_for_spans(text: str, tokens: Sequence[Token], spans: Iterable[Span]) -
     indexed = reindex_spans(spans, split)
     assert indexed is not None  # every boundary is now a token boundary
     return (None if len(split) == len(tokens) else split), indexed
+
+
+# ----------------------------------------------------------- plain tuples for whole-dataset reads
+
+SpanTuple = tuple[int, int, str, int, int, "str | None"]
+"""A span as a plain tuple in :class:`Span`'s field order ``(start, end, label, token_start,
+token_end, source)``, what reads of a whole dataset (agreement, the review queue) decode spans into:
+a tuple costs a fraction of a frozen dataclass to create. ``Span(*t)`` is the span. Spans with
+distinct ``(start, end, label)`` sort as their tuples do."""
+
+RelationTuple = tuple[tuple[int, int], tuple[int, int], str]
+"""A relation as a plain tuple in :class:`Relation`'s field order ``(head, child, label)``;
+``Relation(*t)`` is the relation, and the two compare, hash and sort alike."""
+
+
+def span_tuple(span: Span) -> SpanTuple:
+    return (span.start, span.end, span.label, span.token_start, span.token_end, span.source)
+
+
+def relation_tuple(relation: Relation) -> RelationTuple:
+    return (relation.head, relation.child, relation.label)
+
+
+class VersionRow(NamedTuple):
+    """One annotator's current decision of a sentence, reduced to what agreement and the review
+    queue compare: the store builds these without building :class:`Decision`s (see
+    ``Store.current_versions``); :func:`version_rows` builds them from decisions."""
+
+    annotator: str
+    decision_id: int | None
+    answer: str | None
+    spans: tuple[SpanTuple, ...]
+    relations: tuple[RelationTuple, ...]
+    split: bool
+    """True when the decision has its own split tokens: the spans' token indices refer to those,
+    not to the sentence's tokens."""
+
+
+def version_rows(versions: Mapping[str, Decision]) -> tuple[VersionRow, ...]:
+    """``versions`` (annotator name -> decision) as :class:`VersionRow`s, in the mapping's order.
+
+    Decisions that share one tuple of spans (or of relations) share one converted tuple, as rows
+    decoded from the same stored JSON do.
+    """
+    span_tuples: dict[int, tuple[SpanTuple, ...]] = {}
+    relation_tuples: dict[int, tuple[RelationTuple, ...]] = {}
+    rows = []
+    for name, decision in versions.items():
+        spans = span_tuples.get(id(decision.spans))
+        if spans is None:
+            spans = span_tuples[id(decision.spans)] = tuple([span_tuple(s) for s in decision.spans])
+        relations = relation_tuples.get(id(decision.relations))
+        if relations is None:
+            relations = relation_tuples[id(decision.relations)] = tuple([relation_tuple(r) for r in decision.relations])
+        rows.append(VersionRow(name, decision.id, decision.answer, spans, relations, decision.tokens is not None))
+    return tuple(rows)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Iterator, Mapping
 
 from annotator.agreement import SentenceVersions
-from annotator.model import Decision, Relation, Span
+from annotator.model import Decision, Relation, Span, VersionRow, span_tuple, version_rows
 
 VersionKey = tuple[str, frozenset, frozenset]
 
@@ -28,14 +28,17 @@ def version_key(decision: Decision, symmetric_labels: Collection[str] = ()) -> V
     """What two decisions must share to be the same version (see the module docstring)."""
     if decision.answer != "accept":
         return (str(decision.answer), frozenset(), frozenset())
-    spans = frozenset((s.start, s.end, s.label) for s in decision.spans)
-    relations = set()
-    for relation in decision.relations:
-        head, child = relation.head, relation.child
-        if relation.label in symmetric_labels and child < head:
+    return _accepted_key([span_tuple(s) for s in decision.spans], [(r.head, r.child, r.label) for r in decision.relations], symmetric_labels)
+
+
+def _accepted_key(spans: Iterable[tuple], relations: Iterable[tuple], symmetric_labels: Collection[str]) -> VersionKey:
+    """:func:`version_key` of an accepted version, its spans and relations as plain tuples."""
+    keys = set()
+    for head, child, label in relations:
+        if label in symmetric_labels and child < head:
             head, child = child, head
-        relations.add((head, child, relation.label))
-    return ("accept", spans, frozenset(relations))
+        keys.add((head, child, label))
+    return ("accept", frozenset([s[:3] for s in spans]), frozenset(keys))
 
 
 def differs(versions: Mapping[str, Decision], *, symmetric_labels: Collection[str] = ()) -> bool:
@@ -75,11 +78,12 @@ class VersionGroup:
         }
 
 
-def _unique_spans(spans: Iterable[Span]) -> tuple[Span, ...]:
-    by_key: dict[tuple[int, int, str], Span] = {}
+def _unique_spans(spans: Iterable[tuple]) -> tuple[Span, ...]:
+    """The spans (plain tuples) with one per ``(start, end, label)``, the first, as sorted ``Span``s."""
+    by_key: dict[tuple, tuple] = {}
     for span in spans:
-        by_key.setdefault((span.start, span.end, span.label), span)
-    return tuple(sorted(by_key.values()))
+        by_key.setdefault(span[:3], span)
+    return tuple([Span(*span) for span in sorted(by_key.values())])  # keys differ: tuples sort as spans
 
 
 def group_versions(versions: Mapping[str, Decision], *, symmetric_labels: Collection[str] = ()) -> list[VersionGroup]:
@@ -87,28 +91,50 @@ def group_versions(versions: Mapping[str, Decision], *, symmetric_labels: Collec
 
     Annotators within a group are sorted by name.
     """
-    members: dict[VersionKey, list[str]] = {}
+    return _groups(_members(version_rows(versions), symmetric_labels))
+
+
+def _members(rows: Iterable[VersionRow], symmetric_labels: Collection[str]) -> dict[VersionKey, list[VersionRow]]:
+    """The decided rows by version, each version's rows sorted by annotator."""
+    members: dict[VersionKey, list[VersionRow]] = {}
     keys: dict[tuple[str | None, int, int], VersionKey] = {}  # agreeing annotators often share decoded spans
-    for name in sorted(versions):
-        decision = versions[name]
-        if decision.answer is None:
+    for row in sorted(rows, key=_annotator):
+        answer = row.answer
+        if answer is None:
             continue
-        shared = (decision.answer, id(decision.spans), id(decision.relations))
+        shared = (answer, id(row.spans), id(row.relations))
         key = keys.get(shared)
         if key is None:
-            key = keys[shared] = version_key(decision, symmetric_labels)
-        members.setdefault(key, []).append(name)
+            if answer == "accept":
+                key = _accepted_key(row.spans, row.relations, symmetric_labels)
+            else:
+                key = (str(answer), frozenset(), frozenset())
+            keys[shared] = key
+        rows_of_key = members.get(key)
+        if rows_of_key is None:
+            members[key] = [row]
+        else:
+            rows_of_key.append(row)
+    return members
+
+
+def _annotator(row: VersionRow) -> str:
+    return row.annotator
+
+
+def _groups(members: Mapping[VersionKey, list[VersionRow]]) -> list[VersionGroup]:
+    """:func:`group_versions`' groups of :func:`_members`' versions."""
     groups = []
-    for key, names in members.items():
-        first = versions[names[0]]
+    for key, rows in members.items():
+        first = rows[0]
         accepted = key[0] == "accept"
         groups.append(
             VersionGroup(
-                annotators=tuple(names),
+                annotators=tuple([row.annotator for row in rows]),
                 answer=key[0],
                 spans=_unique_spans(first.spans) if accepted else (),
-                relations=tuple(sorted(set(first.relations))) if accepted else (),
-                decision_ids=tuple(versions[name].id for name in names),
+                relations=tuple([Relation(*r) for r in sorted(set(first.relations))]) if accepted else (),
+                decision_ids=tuple([row.decision_id for row in rows]),
             )
         )
     groups.sort(key=lambda g: (-len(g.annotators), g.annotators[0]))
@@ -194,13 +220,13 @@ def review_queue(
     if min_versions < 1:
         raise ValueError(f"min_versions must be at least 1, not {min_versions}")
     for item in items:
-        groups = group_versions(item.versions, symmetric_labels=symmetric_labels)
-        if sum(len(g.annotators) for g in groups) < min_versions:
+        members = _members(item.rows, symmetric_labels)
+        if sum(map(len, members.values())) < min_versions:
             continue
-        agreed = len(groups) == 1
+        agreed = len(members) == 1
         if agreed and not include_agreed:
             continue
-        yield ReviewItem(item, tuple(groups), agreed)
+        yield ReviewItem(item, tuple(_groups(members)), agreed)
 
 
 def majority_merge(

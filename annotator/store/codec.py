@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable, Sequence
 
-from ..model import Relation, Span, Token, split_tokens, token_cuts, tokens_from_offsets
+from ..model import Relation, RelationTuple, Span, SpanTuple, Token, split_tokens, token_cuts, tokens_from_offsets
 
 
 def dumps(value: Any) -> str:
@@ -68,3 +68,27 @@ def encode_relations(relations: Iterable[Relation]) -> str:
 
 def decode_relations(data: str) -> tuple[Relation, ...]:
     return tuple(Relation.from_dict(d) for d in json.loads(data))
+
+
+# Whole-dataset reads (agreement, the review queue) decode into plain tuples (``model.SpanTuple``,
+# ``model.RelationTuple``) and count tokens without decoding them. The JSON is what the encoders
+# above write: integer offsets, string labels.
+
+
+def count_tokens(data: str) -> int:
+    """How many tokens ``encode_tokens`` wrote in ``data``, without decoding them (two offsets each).
+
+    >>> count_tokens("[0,5,6,9]"), count_tokens("[]")
+    (2, 0)
+    """
+    return (data.count(",") + 1) // 2 if data.strip("[] ") else 0
+
+
+def decode_span_tuples(data: str) -> tuple[SpanTuple, ...]:
+    """``decode_spans`` as plain tuples: ``Span(*t)`` for each is what ``decode_spans`` returns."""
+    return tuple([(d["start"], d["end"], d["label"], d["token_start"], d["token_end"], d.get("source")) for d in json.loads(data)])
+
+
+def decode_relation_tuples(data: str) -> tuple[RelationTuple, ...]:
+    """``decode_relations`` as plain tuples: ``Relation(*t)`` for each is what it returns."""
+    return tuple([(tuple(d["head"]), tuple(d["child"]), d["label"]) for d in json.loads(data)])

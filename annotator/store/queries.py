@@ -17,8 +17,9 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import AnnotationError, DatasetError, StoreError
 from ..model import (
@@ -30,13 +31,17 @@ from ..model import (
     Span,
     Suggestion,
     Token,
+    VersionRow,
     overlapping_pairs,
     refinement_problem,
     relation_problem,
     span_problem,
 )
 from .codec import (
+    count_tokens,
+    decode_relation_tuples,
     decode_relations,
+    decode_span_tuples,
     decode_spans,
     decode_split,
     decode_tokens,
@@ -1152,6 +1157,77 @@ class Store:
                 sentence = self._sentence(row[:8])
                 decoded = {}
             yield sentence, self._decision(row[8:], decoded)
+
+    def current_versions(
+        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
+    ) -> Iterator[tuple[int, int, Callable[[], tuple[Token, ...]], Callable[[], dict[str, Decision]], tuple[VersionRow, ...]]]:
+        """The decisions of :meth:`current_decisions` grouped by sentence, decoded only as far as
+        agreement and the review queue compare them (what ``gold.load_versions`` streams).
+
+        Per sentence with a current decision, in position order: ``(sentence_id, n_tokens, tokens,
+        decisions, rows)``. ``rows`` are the decisions as :class:`~annotator.model.VersionRow`s in
+        annotator order, spans and relations as plain tuples decoded once per distinct JSON text of
+        the sentence (annotators who agree share one tuple). ``tokens()`` decodes the sentence's
+        tokens and ``decisions()`` builds its :class:`Decision`s by annotator, the same as
+        :meth:`current_decisions` yields, each only when called.
+
+        One walk of the sentences' position index, joined to ``current_by_sentence`` (whose entries
+        of a sentence come in annotator order): no sort of the dataset's decisions.
+        """
+        dataset_id = self._dataset_id(dataset)
+        params: list[Any] = [int(gold), dataset_id]
+        where = ""
+        if annotators:
+            where = f" AND c.annotator IN ({', '.join('?' for _ in annotators)})"
+            params.extend(annotators)
+        cur = self.conn.execute(
+            f"SELECT s.id, s.text, s.tokens, {self._DECISION_COLUMNS} FROM sentences s"
+            " CROSS JOIN current c ON c.sentence_id = s.id AND c.gold = ? AND c.dataset_id = s.dataset_id"
+            " JOIN decisions d ON d.id = c.decision_id"
+            f" WHERE s.dataset_id = ? AND c.answer IS NOT NULL{where}"
+            " ORDER BY s.position, c.annotator",
+            params,
+        )
+        stored: list[tuple] = []
+        rows: list[VersionRow] = []
+        spans_of: dict[str, tuple] = {}
+        relations_of: dict[str, tuple] = {}
+        sentence_id = None
+        for row in cur:
+            if row[0] != sentence_id:
+                if stored:
+                    yield self._stored_versions(stored, rows)
+                    stored, rows, spans_of, relations_of = [], [], {}, {}
+                sentence_id = row[0]
+            stored.append(row)
+            spans = spans_of.get(row[9])
+            if spans is None:
+                spans = spans_of[row[9]] = decode_span_tuples(row[9])
+            relations = relations_of.get(row[10])
+            if relations is None:
+                relations = relations_of[row[10]] = decode_relation_tuples(row[10])
+            rows.append(VersionRow(row[6], row[3], row[8], spans, relations, row[17] is not None))
+        if stored:
+            yield self._stored_versions(stored, rows)
+
+    @classmethod
+    def _stored_versions(cls, stored: list[tuple], rows: list[VersionRow]) -> tuple:
+        """A record of :meth:`current_versions` from one sentence's rows (sentence columns, then
+        ``_DECISION_COLUMNS``)."""
+        first = stored[0]
+        return (
+            first[0],
+            count_tokens(first[2]),
+            partial(decode_tokens, first[1], first[2]),
+            partial(cls._decisions_by_annotator, stored),
+            tuple(rows),
+        )
+
+    @classmethod
+    def _decisions_by_annotator(cls, stored: list[tuple]) -> dict[str, Decision]:
+        decoded: dict[str, Any] = {}
+        decisions = (cls._decision(row[3:], decoded) for row in stored)
+        return {decision.annotator: decision for decision in decisions}
 
     # -- verification --------------------------------------------------------------------------
 
