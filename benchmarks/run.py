@@ -1030,6 +1030,17 @@ def row_peers(ctx: Context) -> list[Line]:
 
 # ---------------------------------------------------------------------------------------- runner
 
+def row_cluster(ctx: Context) -> list[Line]:
+    """``import --cluster local:2`` vs ``--workers 2`` vs one process; the client's memory on the 1M corpus."""
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise NotAvailable("dask is not installed (pip install 'annotator[cluster]')") from None
+    import cluster
+
+    return cluster.row(ctx, Line, run_process, annotator_argv)
+
+
 GROUPS: list[tuple[str, str, Callable[[Context], list[Line]]]] = [
     ("preannotate", "1. pre-annotation throughput", row_preannotate),
     ("import", "2. import (segmentation + storage)", row_import),
@@ -1040,6 +1051,7 @@ GROUPS: list[tuple[str, str, Callable[[Context], list[Line]]]] = [
     ("docbin", "5. DocBin export", row_docbin),
     ("agreement", "6. agreement and review queue", row_agreement),
     ("peers", "7. peers workload", row_peers),
+    ("cluster", "8. import on a Dask LocalCluster", row_cluster),
 ]
 
 
