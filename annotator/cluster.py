@@ -88,7 +88,8 @@ def parse_address(text: str) -> Address:
     raise ClusterError(f"--cluster {text!r}: not a Dask scheduler address (tcp://HOST:8786) nor local:N")
 
 
-def _distributed():
+def require_dask():
+    """``dask.distributed``, or a one-line ``ClusterError`` saying how to install it."""
     try:
         import dask.distributed as distributed  # ~0.5 s; only for --cluster
     except ImportError:
@@ -100,14 +101,14 @@ def _distributed():
 def connect(address: str, *, batch_articles: int = BATCH_ARTICLES, wait_workers: float = 60) -> Iterator["Cluster"]:
     """An open ``Cluster`` for ``address``; a ``local:N`` cluster is stopped on exit."""
     where = parse_address(address)
-    distributed = _distributed()
+    distributed = require_dask()
     import logging
 
     local = client = None
     try:
         if where.local_workers:
             local = distributed.LocalCluster(n_workers=where.local_workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=logging.ERROR)
+                                             dashboard_address=":0", silence_logs=logging.ERROR)
             client = distributed.Client(local)
         else:
             try:

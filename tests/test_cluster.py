@@ -120,7 +120,7 @@ def client(fault_marker):
     before = os.environ.get(FAULT_ENV)
     os.environ[FAULT_ENV] = f"exit-once:{fault_marker}"  # inherited by the worker processes
     try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                       silence_logs=logging.ERROR) as local, distributed.Client(local) as c:
             yield c
     finally:
@@ -271,4 +271,38 @@ def test_a_client_killed_mid_import_continues_on_rerun(tmp_path):
     again = run_cli(*command, "--db", str(db), "--cluster", "local:2")
     assert again.returncode == 0, again.stderr
     assert f"imported {total - committed} articles" in again.stdout
+    assert rows(db) == rows(local)
+
+
+def test_suggest_stopped_mid_run_on_the_cluster_continues_on_rerun(tmp_path, client, news_scheme, local_import, ruler_model):
+    """The writer stops after its third transaction (as a killed client would); the rerun on the
+    cluster goes through the sentences that lack a row of the source and ends where a local run ends."""
+    import shutil
+
+    from annotator.cluster import Cluster
+    from annotator.resuggest import suggest_dataset
+    from annotator.store import Store
+
+    class Stopped(Exception):
+        pass
+
+    local, db = tmp_path / "local.db", tmp_path / "cluster.db"
+    for path in (local, db):
+        shutil.copy(local_import, path)
+    with Store(local) as store:
+        suggest_dataset(store, "news", news_scheme, str(ruler_model), name="ruler", batch_size=16)
+    flushes = []
+
+    def stop_after_three(n):
+        flushes.append(n)
+        if len(flushes) == 3:
+            raise Stopped
+
+    with Store(db) as store, pytest.raises(Stopped):
+        suggest_dataset(store, "news", news_scheme, str(ruler_model), name="ruler", batch_size=16,
+                        on_advance=stop_after_three, cluster=Cluster(client))
+    with Store(db) as store:
+        again = suggest_dataset(store, "news", news_scheme, str(ruler_model), name="ruler", batch_size=16,
+                                cluster=Cluster(client))
+    assert again.before == 48 and again.complete
     assert rows(db) == rows(local)
