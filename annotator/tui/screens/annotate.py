@@ -26,6 +26,7 @@ from ...keymap import DEFAULT_KEYMAP, key_name
 from ...model import Decision, Relation, Sentence, Span
 from ...segment import paragraphs
 from ..widgets.label_bar import LabelBar
+from ..widgets.line_list import TextLine
 from ..widgets.prompt_bar import PromptBar
 from ..widgets.relation_list import RelationList
 from ..widgets.sentence_view import SentenceView
@@ -187,7 +188,7 @@ class AnnotateScreen(Screen):
     # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="header")
+        yield TextLine(id="header")
         with Horizontal(id="main"):
             yield SentenceView(id="sentence")
             with Vertical(id="side"):
@@ -197,7 +198,7 @@ class AnnotateScreen(Screen):
                 yield RelationList(id="relations")
         yield LabelBar(id="labels")
         yield CharacterPrompt(id="prompt")
-        yield Static(id="status")
+        yield TextLine(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -408,8 +409,7 @@ class AnnotateScreen(Screen):
             progress=str(self.progress),
             badge=f"{badge} " if badge else "",
         )
-        # One line of fixed height: no layout of the screen (which would repaint every widget).
-        self.query_one("#header", Static).update(content, layout=False)
+        self.query_one("#header", TextLine).update(content)
 
     def _refresh_status(self) -> None:
         editor = self.editor
@@ -421,7 +421,7 @@ class AnnotateScreen(Screen):
             text = message or hint
         if text != self._status_text:
             self._status_text = text
-            self.query_one("#status", Static).update(Content(text), layout=False)
+            self.query_one("#status", TextLine).update(Content(text))
 
     def _refresh_panels(self) -> None:
         editor = self.editor

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from textual import events
 from textual.content import Content
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -71,11 +72,13 @@ class LineList(ScrollView, can_focus=False):
         size = Size(width, len(strips))
         if self.virtual_size != size:
             self._set_virtual_size(size)
-            self.refresh()
-            return
-        for row, (old, new) in enumerate(zip(previous, strips)):
-            if old is not new:
+        for row in range(max(len(previous), len(strips))):
+            if row >= len(previous) or row >= len(strips) or previous[row] is not strips[row]:
                 self.refresh_line(row)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._contents and self.content_width() != self._rendered_width:
+            self.set_lines(self._contents)
 
     def _set_virtual_size(self, size: Size) -> None:
         """A new number of rows: the scrollbar follows; the screen is laid out again only when the
@@ -93,3 +96,17 @@ class LineList(ScrollView, can_focus=False):
             # Not padded here: the widget's styles pad it with the background, as for a Static.
             return self._strips[index].crop(0, width)
         return Strip.blank(width, self.visual_style.rich_style)
+
+
+class TextLine(LineList):
+    """One line of text (the header, the status line): what does not fit is cut, as in a one-line
+    ``Static``; an update renders and repaints that one row only."""
+
+    DEFAULT_CSS = """
+    TextLine {
+        overflow-y: hidden;
+    }
+    """
+
+    def update(self, content: Content) -> None:
+        self.set_lines([content])

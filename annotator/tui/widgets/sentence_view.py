@@ -551,14 +551,15 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         size = Size(width, len(lines))
         if self.virtual_size != size:
             self._set_virtual_size(size)
-            self.refresh()
-        elif len(previous) == len(lines):
-            # Repaint only the rows that changed (usually the cursor's row and the one it left).
-            for index, (old_strip, new_strip) in enumerate(zip(previous, lines)):
-                if old_strip is not new_strip and old_strip != new_strip:
-                    self.refresh_line(index)
-        else:
-            self.refresh()
+        # Repaint only the rows that changed (usually the cursor's row and the one it left; the
+        # rows from the first change on when a row was added or removed).
+        for index in range(max(len(previous), len(lines))):
+            if index >= len(previous) or index >= len(lines):
+                self.refresh_line(index)
+                continue
+            old_strip, new_strip = previous[index], lines[index]
+            if old_strip is not new_strip and old_strip != new_strip:
+                self.refresh_line(index)
 
     def _set_virtual_size(self, size: Size) -> None:
         """A new number of rows. The widget's own size is fixed by the screen's CSS, so only its
