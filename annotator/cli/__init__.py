@@ -102,9 +102,10 @@ def import_command(
     files = expand_paths(paths)
     err = render.console(stderr=True)
     if cluster is not None:
-        from ..cluster import connect, parse_address
+        from ..cluster import connect, parse_address, require_dask
 
-        parse_address(cluster)  # a bad address is refused before anything starts
+        parse_address(cluster)  # a bad address, or no Dask, is refused before anything starts
+        require_dask()
         if workers > 1:
             raise DatasetError("--workers and --cluster do not go together: the cluster's workers run the pipeline")
     with _store(db, create=True) as store, render.import_progress(err) as progress, \
