@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Collection, Iterable, Iterator, Mapping
 
-from annotator.agreement import SentenceVersions
+from annotator.agreement import SentenceVersions, paused_gc
 from annotator.model import Decision, Relation, Span, VersionRow, span_tuple, version_rows
 
 VersionKey = tuple[str, frozenset, frozenset]
@@ -215,18 +215,19 @@ def review_queue(
     """Sentences with at least ``min_versions`` decided versions, in input order.
 
     Sentences where everyone agreed are skipped unless ``include_agreed``. Lazy: reads ``items`` as
-    it yields.
+    it yields (the garbage collector paused until it is exhausted or closed, as ``agreement.paused_gc``).
     """
     if min_versions < 1:
         raise ValueError(f"min_versions must be at least 1, not {min_versions}")
-    for item in items:
-        members = _members(item.rows, symmetric_labels)
-        if sum(map(len, members.values())) < min_versions:
-            continue
-        agreed = len(members) == 1
-        if agreed and not include_agreed:
-            continue
-        yield ReviewItem(item, tuple(_groups(members)), agreed)
+    with paused_gc():
+        for item in items:
+            members = _members(item.rows, symmetric_labels)
+            if sum(map(len, members.values())) < min_versions:
+                continue
+            agreed = len(members) == 1
+            if agreed and not include_agreed:
+                continue
+            yield ReviewItem(item, tuple(_groups(members)), agreed)
 
 
 def majority_merge(

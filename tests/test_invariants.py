@@ -1,8 +1,8 @@
 """Every path tells the same truth (issue 17): property tests over random histories.
 
 A small dataset (two short articles, spaCy's blank tokenizer through the importer) goes through a
-random sequence of decisions by three annotators (random answers, spans on token boundaries,
-relations), undos, re-decisions, drafts (never decisions), annotated imports (Prodigy records, matched to the stored sentence
+random sequence of decisions by three annotators (random answers, spans on token boundaries or,
+in some decisions, inside a token that the decision splits, relations), undos, re-decisions, drafts (never decisions), annotated imports (Prodigy records, matched to the stored sentence
 by our export's meta or added as new one-sentence articles, with conflicting versions and
 re-imports of earlier ones, gold records), reviewers' gold decisions, `review --auto` and merges of
 a second database. Afterwards:
@@ -102,16 +102,49 @@ def build_spans(sentence, picks, relate: bool):
     return spans, relations
 
 
+def build_split_spans(sentence, picks, relate: bool, cut: int | None):
+    """``build_spans``, and with ``cut`` the first span with a token of two or more characters at
+    its start (even ``cut``) or end (odd) moved inside that token, as a decision that splits it makes
+    ("U.S." of "U.S.-made"): ``(spans, relations, tokens)``, the spans indexed on the decision's
+    split ``tokens`` (``None`` when nothing was cut)."""
+    from annotator.model import Relation, Span, split_for_spans
+
+    spans, relations = build_spans(sentence, picks, relate)
+    if cut is None:
+        return spans, relations, None
+    for i, span in enumerate(spans):
+        at_start = cut % 2 == 0
+        token = sentence.tokens[span.token_start if at_start else span.token_end]
+        length = token.end - token.start
+        if length < 2:
+            continue
+        offset = token.start + 1 + (cut // 2) % (length - 1)  # strictly inside the token
+        start, end = (offset, span.end) if at_start else (span.start, offset)
+        moved = Span(start, end, span.label, span.token_start, span.token_end)
+        spans[i] = moved
+        relations = [
+            Relation(moved.key if r.head == span.key else r.head, moved.key if r.child == span.key else r.child, r.label)
+            for r in relations
+        ]
+        event("a decision splits a token")
+        break
+    tokens, spans = split_for_spans(sentence.text, sentence.tokens, spans)
+    return spans, relations, tokens
+
+
 # -- operations ---------------------------------------------------------------------------------
 
 span_picks = st.lists(
     st.tuples(st.integers(0, 40), st.integers(1, 3), st.sampled_from(ENTITY_LABELS)), max_size=3
 )
+cuts = st.none() | st.integers(0, 40)  # a span boundary inside a token (build_split_spans), or none
 decide_op = st.tuples(
-    st.just("decide"), st.sampled_from(ANNOTATORS), st.integers(1, 9), st.sampled_from(ANSWERS), span_picks, st.booleans()
+    st.just("decide"), st.sampled_from(ANNOTATORS), st.integers(1, 9), st.sampled_from(ANSWERS), span_picks, st.booleans(),
+    cuts,
 )
 gold_op = st.tuples(
-    st.just("gold"), st.sampled_from(REVIEWERS[:1]), st.integers(1, 9), st.sampled_from(ANSWERS), span_picks, st.booleans()
+    st.just("gold"), st.sampled_from(REVIEWERS[:1]), st.integers(1, 9), st.sampled_from(ANSWERS), span_picks, st.booleans(),
+    cuts,
 )
 undo_op = st.tuples(st.just("undo"), st.integers(0, 40))
 prodigy_op = st.tuples(
@@ -122,7 +155,7 @@ brat_op = st.tuples(st.just("brat"), st.sampled_from(ANNOTATORS), st.integers(1,
 auto_op = st.tuples(st.just("auto_review"), st.sampled_from(["auto", "carol"]))  # carol also annotates
 merge_op = st.tuples(st.just("merge"), st.lists(decide_op | undo_op | gold_op, min_size=1, max_size=5), st.booleans())
 roundtrip_op = st.tuples(st.just("roundtrip"), st.sampled_from(["all", "gold"]))
-draft_op = st.tuples(st.just("draft"), st.sampled_from(ANNOTATORS), st.integers(1, 9), span_picks, st.booleans())
+draft_op = st.tuples(st.just("draft"), st.sampled_from(ANNOTATORS), st.integers(1, 9), span_picks, st.booleans(), cuts)
 operations = st.lists(
     st.one_of(decide_op, decide_op, undo_op, gold_op, prodigy_op, brat_op, auto_op, merge_op, roundtrip_op, draft_op), min_size=4, max_size=20
 )
@@ -136,10 +169,12 @@ def sentence_at(store, position: int):
 def apply_op(store, db: Path, work: Path, op, scheme) -> None:
     kind = op[0]
     if kind in ("decide", "gold"):
-        _, who, position, answer, picks, relate = op
+        _, who, position, answer, picks, relate, cut = op
         sentence = sentence_at(store, position)
-        spans, relations = build_spans(sentence, picks, relate)  # a reject may keep spans too (Prodigy's do)
-        store.add_decision(sentence, annotator=who, answer=answer, spans=spans, relations=relations, gold=kind == "gold")
+        spans, relations, tokens = build_split_spans(sentence, picks, relate, cut)  # a reject may keep spans too (Prodigy's do)
+        store.add_decision(
+            sentence, annotator=who, answer=answer, spans=spans, relations=relations, gold=kind == "gold", tokens=tokens
+        )
     elif kind == "undo":  # the n-th current decision of the database, whoever wrote it
         keys = store.conn.execute("SELECT annotator, gold, sentence_id FROM current ORDER BY decision_id").fetchall()
         if keys:
@@ -152,9 +187,10 @@ def apply_op(store, db: Path, work: Path, op, scheme) -> None:
         _, who, position, picks, relate = op
         import_brat(store, work, who, sentence_at(store, position), picks, relate, scheme)
     elif kind == "draft":  # unsaved edits: never a decision for any reader
-        _, who, position, picks, relate = op
+        _, who, position, picks, relate, cut = op
         sentence = sentence_at(store, position)
-        store.save_draft(sentence, who, *build_spans(sentence, picks, relate))
+        spans, relations, tokens = build_split_spans(sentence, picks, relate, cut)
+        store.save_draft(sentence, who, spans, relations, tokens=tokens)
     elif kind == "roundtrip":
         reimport_own_export(store, db, work, op[1], scheme)
     elif kind == "auto_review":
@@ -247,7 +283,12 @@ def reimport_own_export(store, db: Path, work: Path, source: str, scheme) -> Non
         "--answers", "accept,reject,ignore", "--out", str(out))
     event(f"re-imported own export of {source}")
     sentences = store.sentence_count(DATASET)
-    import_annotated(store, DATASET, out / f"{DATASET}.jsonl", "prodigy", scheme)
+    # A decision that splits a token between two letters is refused without --snap split although
+    # the record's own tokens are cut there: see test_own_export_of_a_split_decision_imports_back.
+    split = any(v[4] for k, v in latest_rows(db).items() if k[1] == gold and v[1] is not None)
+    if split:
+        event("re-imported an export with split decisions (--snap split)")
+    import_annotated(store, DATASET, out / f"{DATASET}.jsonl", "prodigy", scheme, snap="split" if split else None)
     assert store.sentence_count(DATASET) == sentences, "the export's records were added as new sentences"
     assert decided(latest_rows(db)) == before
 
@@ -268,13 +309,14 @@ def SCHEME():
 # -- the model: the latest decision row of each key ---------------------------------------------
 
 
-def latest_rows(db: Path) -> dict[tuple[str, bool, int], tuple[int, str | None, tuple, tuple]]:
-    """``(annotator, gold, sentence_id) -> (decision id, answer, spans, relations)`` of the latest row."""
+def latest_rows(db: Path) -> dict[tuple[str, bool, int], tuple[int, str | None, tuple, tuple, tuple[int, ...]]]:
+    """``(annotator, gold, sentence_id) -> (decision id, answer, spans, relations, cuts)`` of the latest
+    row; ``cuts``: the offsets where the decision splits the sentence's tokens (empty: it does not)."""
     from annotator.store import decode_relations, decode_spans
 
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
-            "SELECT d.annotator, d.gold, d.sentence_id, d.id, d.answer, d.spans, d.relations FROM decisions d"
+            "SELECT d.annotator, d.gold, d.sentence_id, d.id, d.answer, d.spans, d.relations, d.split_at FROM decisions d"
             " WHERE d.id = (SELECT d2.id FROM decisions d2 WHERE d2.dataset_id = d.dataset_id"
             " AND d2.annotator = d.annotator AND d2.gold = d.gold AND d2.sentence_id = d.sentence_id"
             " ORDER BY d2.created_at DESC, d2.id DESC LIMIT 1)"
@@ -282,8 +324,9 @@ def latest_rows(db: Path) -> dict[tuple[str, bool, int], tuple[int, str | None, 
     conn.close()
     return {
         (a, bool(g), sid): (did, answer, tuple((s.start, s.end, s.label) for s in decode_spans(spans)),
-                            tuple(sorted((r.head, r.child, r.label) for r in decode_relations(relations))))
-        for a, g, sid, did, answer, spans, relations in rows
+                            tuple(sorted((r.head, r.child, r.label) for r in decode_relations(relations))),
+                            tuple(json.loads(split_at)) if split_at else ())
+        for a, g, sid, did, answer, spans, relations, split_at in rows
     }
 
 
@@ -328,6 +371,7 @@ def expected_cell(sentence, answer: str, spans) -> str:
 def check_everything(db: Path, work: Path) -> None:
     from annotator.gold import load_versions
     from annotator.formats.conll import read_conll
+    from annotator.model import split_tokens
     from annotator.store import Store
 
     model = latest_rows(db)
@@ -449,12 +493,12 @@ def check_everything(db: Path, work: Path) -> None:
     # 7. export CoNLL per annotator and gold (accepted sentences, position order)
     for source, name, gold in [(n, n, False) for n in names] + [("gold", None, True)]:
         accepted = sorted(
-            ((positions[k[2]], k[0]), k[2], v[1]) for k, v in truth.items()
+            ((positions[k[2]], k[0]), k[2], v[1], model[k][4]) for k, v in truth.items()
             if v[0] == "accept" and k[1] == gold and (name is None or k[0] == name)
         )
         if not accepted:
             continue
-        if gold and len({sid for _, sid, _ in accepted}) != len(accepted):
+        if gold and len({sid for _, sid, _, _ in accepted}) != len(accepted):
             continue  # several reviewers of one sentence: a CoNLL file has one line per sentence and reviewer
         out = work / f"conll-{source}"
         cli("export", DATASET, "--db", str(db), "--labels", str(LABELS), "--format", "conll", "--source", source,
@@ -462,11 +506,14 @@ def check_everything(db: Path, work: Path) -> None:
         event(f"conll checked ({'gold' if gold else 'annotator'})")
         examples = list(read_conll(out / f"{DATASET}.conll"))
         assert len(examples) == len(accepted)
-        for example, (_, sid, spans) in zip(examples, accepted):
+        for example, (_, sid, spans, cut_at) in zip(examples, accepted):
             sentence = sentences[sid]
-            assert [example.text[t.start : t.end] for t in example.tokens] == sentence.token_texts()
-            starts = {t.start: i for i, t in enumerate(sentence.tokens)}
-            ends = {t.end: i for i, t in enumerate(sentence.tokens)}
+            tokens = split_tokens(sentence.text, sentence.tokens, cut_at)  # the decision's own tokens
+            if cut_at:
+                event("conll checked a split decision")
+            assert [example.text[t.start : t.end] for t in example.tokens] == [sentence.text[t.start : t.end] for t in tokens]
+            starts = {t.start: i for i, t in enumerate(tokens)}
+            ends = {t.end: i for i, t in enumerate(tokens)}
             assert sorted((s.token_start, s.token_end, s.label) for s in example.spans) == sorted(
                 (starts[a], ends[b], label) for a, b, label in spans
             )
@@ -540,3 +587,31 @@ def test_conflicting_reimport_then_old_version_again_keeps_the_latest(base_db, t
         sentence = sentence_at(store, 2)
         assert [s.label for s in store.current_decision(sentence.id, "dave").spans] == ["LOC"]
     check_everything(db, tmp_path)
+
+
+@pytest.mark.xfail(strict=True, reason="annotated_import refuses a span that ends between two letters of a stored "
+                   "token without --snap split, even when the record is our own export and its tokens are cut there")
+def test_own_export_of_a_split_decision_imports_back(base_db, tmp_path):
+    """A decision that keeps "Pa" of "Paris" (its own tokens split the word) exported as Prodigy
+    JSONL, whose tokens carry the split, imports back onto its sentence as the same decision."""
+    from annotator.annotated_import import import_annotated
+    from annotator.model import Span, split_for_spans
+    from annotator.store import Store
+
+    db = tmp_path / "t.db"
+    copy_db(base_db, db)
+    with Store(db) as store:
+        sentence = next(s for s in store.iter_sentences(DATASET) if "Paris on Friday" in s.text)
+        start = sentence.text.index("Paris on")
+        token = next(i for i, t in enumerate(sentence.tokens) if t.start == start)
+        tokens, spans = split_for_spans(sentence.text, sentence.tokens, [Span(start, start + 2, "GPE", token, token)])
+        store.add_decision(sentence, annotator="alice", answer="accept", spans=spans, relations=[], tokens=tokens)
+    out = tmp_path / "out"
+    cli("export", DATASET, "--db", str(db), "--labels", str(LABELS), "--format", "prodigy", "--source", "alice",
+        "--out", str(out))
+    record = json.loads((out / f"{DATASET}.jsonl").read_text(encoding="utf-8"))
+    assert (start, start + 2) in {(t["start"], t["end"]) for t in record["tokens"]}  # the export carries the split
+    before = decided(latest_rows(db))
+    with Store(db) as store:
+        import_annotated(store, DATASET, out / f"{DATASET}.jsonl", "prodigy", SCHEME())
+    assert decided(latest_rows(db)) == before
