@@ -422,6 +422,7 @@ def check_everything(db: Path, work: Path) -> None:
         }
         multi = Counter(k[2] for k in decided(model, gold=False))
         assert queued == {k: v for k, v in decided(model, gold=False).items() if multi[k[2]] >= 2}
+        check_fast_path(store)
 
     # 4. stats, in-process and as the CLI prints it
     with Store(db, create=False, readonly=True) as store:
@@ -541,6 +542,45 @@ def check_everything(db: Path, work: Path) -> None:
         n = sum(1 for k, v in truth.items() if v[0] == "accept" and k[1] == gold and (gold or k[0] == source))
         match = re.search(r"export of \S+: (?:no problems in )?(\d+) accepted sentences?", output)
         assert match and int(match.group(1)) == n, output
+
+
+def check_fast_path(store) -> None:
+    """``gold.load_versions`` (``Store.current_versions``: plain tuples, tokens and decisions decoded
+    on first use) against the general path (``current_decisions`` -> ``SentenceVersions.from_sentence``):
+    the same items, the same agreement report and the same review queue."""
+    from itertools import groupby
+
+    from annotator.agreement import SentenceVersions, compute_agreement
+    from annotator.gold import load_versions
+    from annotator.review import review_queue
+
+    general = [
+        SentenceVersions.from_sentence(pairs[0][0], {d.annotator: d for _, d in pairs})
+        for pairs in (list(g) for _, g in groupby(store.current_decisions(DATASET), key=lambda p: p[0].id))
+    ]
+    fast = list(load_versions(store, DATASET))
+    assert [item.rows for item in fast] == [item.rows for item in general]
+    symmetric = ["LOCATED_IN"]
+    for chosen in (None, list(ANNOTATORS[:2])):
+        fast_items = list(load_versions(store, DATASET, chosen))
+        general_items = [
+            SentenceVersions.from_sentence(s, {n: d for n, d in ((d.annotator, d) for d in versions.values()) if chosen is None or n in chosen})
+            for s, versions in ((store.sentence(item.sentence_id), item.versions) for item in general)
+        ]
+        general_items = [item for item in general_items if item.versions]
+        assert compute_agreement(fast_items, chosen, symmetric_labels=symmetric).to_dict() == compute_agreement(
+            general_items, chosen, symmetric_labels=symmetric
+        ).to_dict()
+        for include_agreed in (False, True):
+            queues = [
+                [(item.sentence_id, item.agreed, [g.to_dict() for g in item.groups])
+                 for item in review_queue(items, include_agreed=include_agreed, symmetric_labels=symmetric)]
+                for items in (fast_items, general_items)
+            ]
+            assert queues[0] == queues[1]
+    assert fast == general  # decoding tokens and decisions on first use gives the general path's
+    if any(row.split for item in fast for row in item.rows):
+        event("fast path checked with split decisions")
 
 
 def _count(db: Path, sql: str) -> int:
