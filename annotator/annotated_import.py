@@ -110,12 +110,17 @@ def _brat_ann(path: Path, example: Example) -> Path:
 
 
 class _Splits:
-    """The ``--snap`` mode as far as spans inside stored tokens go, and the spans kept by splitting."""
+    """The ``--snap`` mode as far as spans inside stored tokens go, and the spans kept by splitting;
+    also which sentences the file created, whose current decisions need no query."""
 
     def __init__(self, mode: str | None) -> None:
         self.mode = mode
         self.kept: list[str] = []
         """``where: 'span' LABEL in 'token' …`` for each span kept by splitting a token."""
+        self.created: set[int] = set()
+        """Ids of the sentences this file's import created: they have no decisions but its own."""
+        self.decided: set[tuple[int, str, bool]] = set()
+        """``(sentence id, annotator, gold)`` of every decision this file's import added or found."""
 
     def check(self, sentence: Sentence, start: int, end: int, label: str, path, line: int | None) -> None:
         """Accept the span ``start``-``end`` of ``sentence`` that is off its tokens (split them for the
@@ -386,6 +391,8 @@ def _import_unit(store, dataset, path, text, group: list[Example], scheme, annot
         )
         counts.add(added)
         sentences = [Sentence(added.first_sentence_id, article_id, 0, added.first_position or 0, 0, len(text), text, tokens)]
+        if added.first_sentence_id is not None:
+            splits.created.add(added.first_sentence_id)
     else:
         sentences = store.article_sentences(article_id)
     for example in group:
@@ -698,7 +705,12 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, splits
         prodigy = example.meta.get("_prodigy")
         if prodigy:
             meta["_prodigy"] = prodigy
-        current = store.current_decision(sentence.id, name, gold)
+        key = (sentence.id, name, gold)
+        if sentence.id in splits.created and key not in splits.decided:
+            current = None  # a sentence this file created, without a decision of this name yet
+        else:
+            current = store.current_decision(sentence.id, name, gold)
+        splits.decided.add(key)
         if current is not None and _same_content(current, example.answer or "accept", spans, relations):
             continue  # already this annotator's current decision (e.g. our own export imported back)
         added += store.add_imported_decisions([

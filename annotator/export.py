@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import DatasetError, ExportError
-from .model import ANSWERS, Example, Relation, Sentence, Span, overlapping_pairs, span_problem
+from .model import ANSWERS, Article, Example, Relation, Sentence, Span, overlapping_pairs, span_problem
 from .store import Store
 from .wording import plural
 
@@ -146,6 +146,10 @@ _OUR_META = {"article_id", "article_hash", "title", "sentence_index", "position"
              "annotator", "gold", "decided"}
 
 
+ARTICLES_ONE_BY_ONE = 256
+"""Articles an export reads one query each before it reads the rest of the dataset's at once."""
+
+
 def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[tuple[Example, Sentence]]:
     """Examples (sentence-level) of the chosen decisions, in position order; each with the
     decision's tokens (the sentence's, split where the decision split them)."""
@@ -158,10 +162,16 @@ def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[t
         if decision.answer not in plan.answers:
             continue
         if sentence.article_id not in titles:
-            article = store.article(sentence.article_id)  # type: ignore[arg-type]
-            titles[sentence.article_id] = article.title
-            hashes[sentence.article_id] = article.content_hash
-            article_meta[sentence.article_id] = {k: v for k, v in article.meta.items() if k not in _OUR_META}
+            # the first articles one query each; past ARTICLES_ONE_BY_ONE, the dataset's articles in one
+            # streamed query (an export of many short articles, e.g. one per imported record)
+            if len(titles) < ARTICLES_ONE_BY_ONE:
+                found: Iterable[Article] = [store.article(sentence.article_id)]  # type: ignore[arg-type]
+            else:
+                found = (a for a in store.articles(plan.dataset) if a.id not in titles)
+            for article in found:
+                titles[article.id] = article.title
+                hashes[article.id] = article.content_hash
+                article_meta[article.id] = {k: v for k, v in article.meta.items() if k not in _OUR_META}
         meta: dict[str, Any] = {
             **article_meta[sentence.article_id],
             "article_id": sentence.article_id,
