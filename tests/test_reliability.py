@@ -231,7 +231,7 @@ def test_read_only_database(read_only_db, base_db):
     assert shown.returncode == 0 and "sentences 1-2 of 22" in shown.stdout, shown.stderr
     result = run_cli_as(user, base_db, db, "import", "demo", str(SEED), "--db", "{db}", "--no-model")
     assert result.returncode == 2, result.stderr
-    # (the message comes after the child read the SQLite header: the file is readable, not writable)
+    # (the file is readable, not writable)
     assert result.stderr.strip().splitlines() == [f"annotator: {db}: the database is read-only (check the file's permissions)"]
     assert dump(db) == before
     closed = any(not (parent.stat().st_mode & 0o001) for parent in base_db.parents)

@@ -127,6 +127,24 @@ def decisions(db: Path) -> list[tuple[str, int, str, str]]:
         ).fetchall()
 
 
+def write_lock_free(db: Path) -> str:
+    conn = sqlite3.connect(db, timeout=2, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return "write lock free"
+    except sqlite3.Error as exc:
+        return f"write lock: {exc}"
+    finally:
+        conn.close()
+
+
+def raw_decisions(db: Path) -> list:
+    with sqlite3.connect(db) as conn:
+        return [conn.execute("SELECT annotator, sentence_id, answer, id FROM decisions").fetchall(),
+                conn.execute("SELECT * FROM current").fetchall()]
+
+
 def integrity(db: Path) -> str:
     with sqlite3.connect(db) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -209,7 +227,8 @@ def test_two_annotators_at_once_their_decisions_under_their_names_and_a_reviewer
         type_keys(bob, "a")
         type_keys(bob, "a")
         wait_for(lambda: len(decisions(db)) == 3, "three decisions in the database",
-                 detail=lambda: (decisions(db), sent_keys(alice), sent_keys(bob)))
+                 detail=lambda: (decisions(db), sent_keys(alice), sent_keys(bob), screen_text(alice)[-1500:],
+                                 screen_text(bob)[-1500:], served.lines[-20:], write_lock_free(db), raw_decisions(db)))
         wait_for_screen(alice, "decided 1/22")
         alice.screenshot(path=str(tmp_path / "alice.png"))
         bob.screenshot(path=str(tmp_path / "bob.png"))

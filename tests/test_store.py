@@ -170,6 +170,38 @@ def test_not_a_database_missing_folder_and_folder(tmp_path):
         Store(tmp_path)
 
 
+def test_not_a_database_is_left_as_it_was(tmp_path):
+    for name, data in (("short", b"hello"), ("text", b'{"text": "an article"}\n' * 40), ("empty-header", bytes(4096))):
+        junk = tmp_path / f"{name}.db"
+        junk.write_bytes(data)
+        with pytest.raises(StoreError):
+            Store(junk)
+        assert junk.read_bytes() == data, name
+        assert not Path(f"{junk}-wal").exists() and not Path(f"{junk}-shm").exists()
+
+
+def test_a_second_store_in_the_process_keeps_the_first_ones_commits(tmp_path):
+    """Opening and closing another Store on the same file in the process (an app's worker does, while
+    the main connection stays open) must not drop the main connection's file locks: another process
+    closing its connection would then take the database for unused, checkpoint it and delete the
+    -wal file under the main connection, whose later commits would be lost."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.db"
+    main = Store(path)
+    main.ensure_dataset("demo")
+    worker = Store(path)
+    worker.close()
+    other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT count(*) FROM datasets').fetchone(); c.close()"
+    subprocess.run([sys.executable, "-c", other, str(path)], check=True)
+    main.ensure_dataset("later")
+    count = "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM datasets').fetchone()[0])"
+    seen = subprocess.run([sys.executable, "-c", count, str(path)], check=True, capture_output=True, text=True)
+    main.close()
+    assert seen.stdout.strip() == "2"
+
+
 READ_ONLY_CHILD = r"""
 import os, sys
 from annotator.errors import StoreError

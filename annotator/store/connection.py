@@ -82,7 +82,13 @@ def _probe(path: str, *, create: bool, readonly: bool) -> None:
         if not create or readonly:
             raise StoreError("database not found (import something first)", path)
     else:
-        check_sqlite_header(p)
+        # The file is never opened here: closing any descriptor of the database file drops every
+        # POSIX lock this process holds on it, including those of its open connections (an app's
+        # worker opens its own Store while the main connection is open). Another process may then
+        # take the database for unused, checkpoint it and delete the -wal file under a writer,
+        # whose next commits are lost. SQLite reads the header itself ("not a database").
+        if not os.access(p, os.R_OK):
+            raise StoreError("cannot read the database: Permission denied", path)
         if not readonly and not os.access(p, os.W_OK):
             raise StoreError("the database is read-only (check the file's permissions)", path)
     if not readonly:
@@ -200,13 +206,3 @@ def refuse_network_filesystem(path: Path) -> None:
             str(path),
         )
 
-
-def check_sqlite_header(path: Path) -> None:
-    """Refuse a file that is not SQLite before SQLite tries to use it (an empty file is fine)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise StoreError(f"cannot read the database: {exc.strerror}", str(path)) from None
-    if head and head != b"SQLite format 3\x00":
-        raise StoreError("not an annotator database (not a SQLite file)", str(path))
