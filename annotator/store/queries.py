@@ -1190,14 +1190,14 @@ class Store:
         )
         stored: list[tuple] = []
         rows: list[VersionRow] = []
-        spans_of: dict[str, tuple] = {}
-        relations_of: dict[str, tuple] = {}
+        spans_of: dict[str, tuple] = {"[]": ()}
+        relations_of: dict[str, tuple] = {"[]": ()}
         sentence_id = None
         for row in cur:
             if row[0] != sentence_id:
                 if stored:
                     yield self._stored_versions(stored, rows)
-                    stored, rows, spans_of, relations_of = [], [], {}, {}
+                    stored, rows, spans_of, relations_of = [], [], {"[]": ()}, {"[]": ()}
                 sentence_id = row[0]
             stored.append(row)
             spans = spans_of.get(row[9])
