@@ -126,6 +126,12 @@ class AnnotatorApp(PromptKeys, App[None]):
         self.memory: AnnotationMemory | None = None
         """The annotation memory, once its first pass has read the decisions (None before, or off)."""
         self._memory_lock = threading.Lock()
+        self._memory_store: Store | None = None
+        """The memory passes' own connection (opened by the first pass, kept: passes run one at a
+        time under ``_memory_lock``; closed by the pass that finds the app unmounted, or on unmount)."""
+        self._memory_closed = False
+        self._ahead: dict[int, Sentence] = {}
+        """Position -> sentence, for the memory's matching ahead (sentences never change; a few kept)."""
         self._memory_matches: dict[int, MemoryMatch] = {}
         """Sentence id -> the memory's match, written by the memory worker (read with one lookup)."""
         self._pending: deque[tuple[Sentence, Decision]] = deque()
@@ -208,24 +214,29 @@ class AnnotatorApp(PromptKeys, App[None]):
         with self._memory_lock:  # passes run one at a time
             self._memory_scheduled = False  # before reading the request: a newer one starts a pass
             position, sentence_id = self._memory_request
+            if self._memory_closed:
+                return
             try:
-                store = Store(self.db_path)
-                try:
-                    if sentence_id is not None:
-                        position = store.sentence(sentence_id).position
-                    built = self.memory is None
-                    if built:
-                        self._pending.clear()  # the first read sees every decision committed before it
-                        self.memory = self._build_memory(store)
-                    updated = self._apply_pending(store)
-                    changed = self._match_ahead(store, position, stale=built or updated)
-                finally:
-                    store.close()
+                store = self._memory_store
+                if store is None:
+                    store = self._memory_store = Store(self.db_path)
+                if sentence_id is not None:
+                    position = store.sentence(sentence_id).position
+                built = self.memory is None
+                if built:
+                    self._pending.clear()  # the first read sees every decision committed before it
+                    self.memory = self._build_memory(store)
+                updated = self._apply_pending(store)
+                changed = self._match_ahead(store, position, stale=built or updated)
             except Exception as exc:  # a store error must not take the UI down: go on without memory
                 self.memory_mode = "off"
                 self._memory_matches = {}
+                self._close_memory_store()
                 self.post_message(SuggestionsFailed(f"annotation memory stopped: {exc}"))
                 return
+            finally:
+                if self._memory_closed:
+                    self._close_memory_store()
         if changed:
             self.post_message(SuggestionsReady(changed, from_memory=True))
 
@@ -285,10 +296,16 @@ class AnnotatorApp(PromptKeys, App[None]):
         assert memory is not None
         matches: dict[int, MemoryMatch] = {}
         for offset in range(SUGGEST_AHEAD):
-            row = store.sentence_at(self.dataset, position + offset)
-            if row is None:
-                break
-            matches[row.sentence.id] = memory.match(row.sentence)  # type: ignore[index]
+            sentence = self._ahead.get(position + offset)
+            if sentence is None:
+                row = store.sentence_at(self.dataset, position + offset)
+                if row is None:
+                    break
+                sentence = row.sentence
+                if len(self._ahead) >= 4 * SUGGEST_AHEAD:
+                    self._ahead.clear()
+                self._ahead[position + offset] = sentence
+            matches[sentence.id] = memory.match(sentence)  # type: ignore[index]
         old = self._memory_matches
         changed = {sid for sid, match in matches.items() if old.get(sid, MemoryMatch(None)) != match}
         # Everything else may be stale now: keep only what was just computed, plus older entries
@@ -300,8 +317,19 @@ class AnnotatorApp(PromptKeys, App[None]):
         self._memory_matches = kept  # one assignment: the main thread sees the old or the new dict
         return changed
 
+    def _close_memory_store(self) -> None:
+        store, self._memory_store = self._memory_store, None
+        if store is not None:
+            store.close()
+
     def on_unmount(self) -> None:
         self.store.close()
+        self._memory_closed = True
+        if self._memory_lock.acquire(blocking=False):  # else the running pass closes it when done
+            try:
+                self._close_memory_store()
+            finally:
+                self._memory_lock.release()
         self._stop_suggester()
 
     def _stop_suggester(self) -> None:
@@ -398,8 +426,16 @@ class AnnotatorApp(PromptKeys, App[None]):
                     wanted[sentence.id] = sentence
         return [s for s in sorted(wanted.values(), key=lambda s: s.position) if s.id not in self._suggested_ids]
 
-    def on_suggestions_ready(self, message: SuggestionsReady) -> None:
+    def _live_screen(self) -> Screen | None:
+        """The annotate screen, or None once it is closing (a worker's message may arrive while the
+        app shuts down, after the screen's widgets are gone)."""
         screen = self.annotate_screen
+        if screen is None or screen._closing or screen._closed or not screen.is_attached:
+            return None
+        return screen
+
+    def on_suggestions_ready(self, message: SuggestionsReady) -> None:
+        screen = self._live_screen()
         if screen is None:
             return
         notice = message.notice
@@ -410,8 +446,9 @@ class AnnotatorApp(PromptKeys, App[None]):
         screen.suggestions_arrived(message.sentence_ids, notice)
 
     def on_suggestions_failed(self, message: SuggestionsFailed) -> None:
-        if self.annotate_screen is not None:
-            self.annotate_screen.say(message.problem)
+        screen = self._live_screen()
+        if screen is not None:
+            screen.say(message.problem)
 
 
 def _kept_spans(row: Suggestion) -> Suggestion:
