@@ -744,6 +744,78 @@ class _PairTotals:
             totals[2] += len(pairs_a) - common
 
 
+class _Unanimous:
+    """Running counts of the sentences where one set of annotators all gave the same version: what
+    each pair (and the group) of them gets from those sentences, added once at the end instead of
+    once per sentence and pair (the same sums as ``_PairTotals.add_accepted`` and
+    ``_MultiRaterTotals.add`` of identical versions)."""
+
+    __slots__ = ("answers", "accepted", "units", "outside", "span_labels", "token_counts", "relation_labels", "relation_pairs")
+
+    def __init__(self) -> None:
+        self.answers: dict[str, int] = {}
+        """Sentences per answer."""
+        self.accepted = 0
+        self.units = 0
+        """Tokens of the accepted sentences."""
+        self.outside = 0
+        """Of which no span covers."""
+        self.span_labels: dict[str, int] = {}
+        self.token_counts: dict[str, int] = {}
+        self.relation_labels: dict[str, int] = {}
+        self.relation_pairs = 0
+
+    def add(self, answer: str, version: _Version | None, n_tokens: int) -> None:
+        self.answers[answer] = self.answers.get(answer, 0) + 1
+        if version is None:
+            return
+        self.accepted += 1
+        self.units += n_tokens
+        self.outside += n_tokens - len(version.tokens)
+        span_labels, token_counts = self.span_labels, self.token_counts
+        for label, count in version.span_labels.items():
+            span_labels[label] = span_labels.get(label, 0) + count
+        for label, count in version.token_counts.items():
+            token_counts[label] = token_counts.get(label, 0) + count
+        if version.relations:
+            relation_labels = self.relation_labels
+            for _, _, label in version.relations:
+                relation_labels[label] = relation_labels.get(label, 0) + 1
+            self.relation_pairs += len(version.relation_pairs)
+
+    def add_to_pair(self, pair: _PairTotals) -> None:
+        for answer, count in self.answers.items():
+            pair.decided += count
+            key = (answer, answer)
+            pair.answers[key] = pair.answers.get(key, 0) + count
+        if not self.accepted:
+            return
+        pair.accepted += self.accepted
+        for label, count in self.span_labels.items():
+            _bump(pair.exact, label, 0, count)
+            _bump(pair.overlap, label, 0, count)
+        confusion = pair.token_confusion
+        for label, count in self.token_counts.items():
+            key = (label, label)
+            confusion[key] = confusion.get(key, 0) + count
+        if self.outside:
+            key = (OUTSIDE, OUTSIDE)
+            confusion[key] = confusion.get(key, 0) + self.outside
+        for label, count in self.relation_labels.items():
+            _bump(pair.relations, label, 0, count)
+        pair.relation_pairs[0] += self.relation_pairs
+
+    def add_to_group(self, group: "_MultiRaterTotals", raters: int) -> None:
+        categories = group.categories
+        for label, count in self.token_counts.items():
+            categories[label] = categories.get(label, 0) + raters * count
+        if self.outside:
+            categories[OUTSIDE] = categories.get(OUTSIDE, 0) + raters * self.outside
+        group.sum_of_squares += raters * raters * self.units
+        group.units += self.units
+        group.sentences += self.accepted
+
+
 class _MultiRaterTotals:
     """Running token counts for the sentences one particular set of annotators accepted."""
 
@@ -861,6 +933,8 @@ class _Agreement:
         self.groups: dict[tuple[str, ...], _MultiRaterTotals] = {}
         self.labels_seen: set[str] = set()
         self.relation_labels_seen: set[str] = set()
+        self.unanimous: dict[tuple[str, ...], _Unanimous] = {}
+        """Sentences where the decided annotators all gave one version, by those annotators."""
 
     def version(self, row: VersionRow, item: SentenceVersions) -> _Version:
         label_set = self.label_set
@@ -942,6 +1016,15 @@ class _Agreement:
             else:
                 row[4] += 1
         n_tokens = item.n_tokens
+        answer = versions[decided[0]].answer
+        version = accepted.get(decided[0])
+        if all(versions[name].answer == answer and accepted.get(name) is version for name in decided[1:]):
+            names = tuple(decided)  # everyone gave the same version (agreeing annotators share it)
+            unanimous = self.unanimous.get(names)
+            if unanimous is None:
+                unanimous = self.unanimous[names] = _Unanimous()
+            unanimous.add(answer, version, n_tokens)
+            return
         pairs = self.pairs
         for i, a in enumerate(decided):
             answer_a = versions[a].answer
@@ -964,7 +1047,24 @@ class _Agreement:
                 group = self.groups[group_key] = _MultiRaterTotals()
             group.add(list(accepted.values()), n_tokens)
 
+    def _add_unanimous(self) -> None:
+        """Add the sentences where everyone gave one version to each pair (and group) of them."""
+        for names, unanimous in self.unanimous.items():
+            for i, a in enumerate(names):
+                for b in names[i + 1 :]:
+                    pair = self.pairs.get((a, b))
+                    if pair is None:
+                        pair = self.pairs[(a, b)] = _PairTotals()
+                    unanimous.add_to_pair(pair)
+            if unanimous.accepted:
+                group = self.groups.get(names)
+                if group is None:
+                    group = self.groups[names] = _MultiRaterTotals()
+                unanimous.add_to_group(group, len(names))
+        self.unanimous = {}
+
     def report(self) -> AgreementReport:
+        self._add_unanimous()
         annotators = self.chosen if self.chosen is not None else tuple(sorted(self.counts))
         labels = self.labels if self.labels is not None else tuple(sorted(self.labels_seen))
         relation_labels = tuple(sorted(self.relation_labels_seen))
