@@ -274,3 +274,28 @@ def test_search_command(tmp_path):
     assert markup.returncode == 0 and "no sentence" in (markup.stdout + markup.stderr)
     missing = run_cli("search", "nope", "x", "--db", str(db))
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_search_while_another_writer_holds_the_lock_scans_the_unindexed_rows(tmp_path):
+    """Rows left unindexed (written by SQL) are scanned when another connection holds the write
+    lock, instead of waiting for it; the next search after the lock is released indexes them."""
+    path = tmp_path / "locked.db"
+    with Store(path) as store:
+        add_texts(store, "d", ["first words", "second words"])
+        article = store.conn.execute("SELECT article_id FROM sentences WHERE position = 1").fetchone()[0]
+        with store.transaction():
+            store.conn.execute("INSERT INTO sentences (dataset_id, article_id, idx, position, start, \"end\", text, tokens)"
+                               " VALUES (1, ?, 1, 3, 0, 11, 'third words', '[]')", (article,))
+        watermark = _indexed_to(store)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            assert store.search("d", "third") == 3 and store.search("d", "words", 3, backwards=True) == 2
+            assert _indexed_to(store) == watermark
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+        assert store.search("d", "third") == 3
+        assert _indexed_to(store) > watermark
+        assert_index_is_a_rebuild(store.conn)
