@@ -15,11 +15,11 @@ from dataclasses import replace
 from typing import Callable
 
 from textual.content import Content
-from textual.widgets import Static
 
 from ...editing import Mode, SentenceEditor
 from ...model import Relation, Sentence, Span
 from ..context import Navigation, ScreenContext
+from ..widgets.line_list import TextLine
 from ..widgets.sentence_view import SentenceView
 from .annotate import AnnotateScreen
 
@@ -79,7 +79,7 @@ class VersionEditScreen(AnnotateScreen):
             what=self.description,
             position=str(self.position),
         )
-        self.query_one("#header", Static).update(content)
+        self.query_one("#header", TextLine).update(content)
 
     def _finish(self, answer: str) -> None:
         editor = self.editor
