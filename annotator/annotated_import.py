@@ -122,10 +122,13 @@ class _Splits:
         self.decided: set[tuple[int, str, bool]] = set()
         """``(sentence id, annotator, gold)`` of every decision this file's import added or found."""
 
-    def check(self, sentence: Sentence, start: int, end: int, label: str, path, line: int | None) -> None:
+    def check(self, sentence: Sentence, start: int, end: int, label: str, path, line: int | None,
+              given: frozenset[int] = frozenset()) -> None:
         """Accept the span ``start``-``end`` of ``sentence`` that is off its tokens (split them for the
         decision), or raise ``InputError``: a boundary between tokens (not inside one), or a cut
-        between two letters of a word without ``--snap split``."""
+        between two letters of a word without ``--snap split`` that the record's own tokens
+        (``given``: their boundaries, in the sentence's offsets) do not make either (our own export
+        of a decision that split a token carries the split in its tokens)."""
         text = sentence.text
         covered = text[start:end]
         inside = []
@@ -139,7 +142,7 @@ class _Splits:
                     f"span {start}-{end} {covered!r} {label} does not align with the tokens stored for this text", path, line,
                 )
             word = text[token.start:token.end]
-            if text[offset - 1].isalnum() and text[offset].isalnum() and self.mode != "split":
+            if text[offset - 1].isalnum() and text[offset].isalnum() and self.mode != "split" and offset not in given:
                 raise InputError(
                     f"span {start}-{end} {covered!r} {label} {side} inside the word {word!r} (a token stored for this "
                     "text); fix the offsets or import with --snap split to keep it by splitting the token for its decision",
@@ -660,7 +663,8 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, splits
         starts, ends = token_maps[home.id]  # type: ignore[index]
         local_start, local_end = span.start - base, span.end - base
         if local_start not in starts or local_end not in ends:
-            splits.check(home, local_start, local_end, span.label, path, example.line)  # kept by a split, or refused
+            given = frozenset(b - base for t in example.tokens or () for b in (t.start, t.end))
+            splits.check(home, local_start, local_end, span.label, path, example.line, given)  # kept by a split, or refused
         local = Span(local_start, local_end, span.label, -1, -1)  # indexed below, on the decision's tokens
         per_sentence[home.id][0].append(local)  # type: ignore[index]
         span_home[span.key] = home

@@ -283,12 +283,12 @@ def reimport_own_export(store, db: Path, work: Path, source: str, scheme) -> Non
         "--answers", "accept,reject,ignore", "--out", str(out))
     event(f"re-imported own export of {source}")
     sentences = store.sentence_count(DATASET)
-    # A decision that splits a token between two letters is refused without --snap split although
-    # the record's own tokens are cut there: see test_own_export_of_a_split_decision_imports_back.
+    # A decision that splits a token between two letters imports back without --snap: the record's
+    # own tokens are cut there (test_own_export_of_a_split_decision_imports_back).
     split = any(v[4] for k, v in latest_rows(db).items() if k[1] == gold and v[1] is not None)
     if split:
-        event("re-imported an export with split decisions (--snap split)")
-    import_annotated(store, DATASET, out / f"{DATASET}.jsonl", "prodigy", scheme, snap="split" if split else None)
+        event("re-imported an export with split decisions")
+    import_annotated(store, DATASET, out / f"{DATASET}.jsonl", "prodigy", scheme)
     assert store.sentence_count(DATASET) == sentences, "the export's records were added as new sentences"
     assert decided(latest_rows(db)) == before
 
@@ -629,8 +629,6 @@ def test_conflicting_reimport_then_old_version_again_keeps_the_latest(base_db, t
     check_everything(db, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="annotated_import refuses a span that ends between two letters of a stored "
-                   "token without --snap split, even when the record is our own export and its tokens are cut there")
 def test_own_export_of_a_split_decision_imports_back(base_db, tmp_path):
     """A decision that keeps "Pa" of "Paris" (its own tokens split the word) exported as Prodigy
     JSONL, whose tokens carry the split, imports back onto its sentence as the same decision."""
