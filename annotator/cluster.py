@@ -18,7 +18,9 @@ content hash, suggestions by sentence and source).
   ``retries=`` covers exceptions); only the batch's one result is ever written.
 
 Dask is an optional extra (``pip install 'annotator[cluster]'``), imported only when a cluster is
-used; ``local:N`` starts a ``LocalCluster`` of N worker processes.
+used; ``local:N`` starts a scheduler and N workers, each in a process of its own (Dask's
+``SubprocessCluster``), so the writing process holds only the client: with a ``LocalCluster``
+the scheduler ran inside it and its memory grew with the number of tasks.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class ClusterError(AnnotatorError):
 
 @dataclass(frozen=True)
 class Address:
-    """Where the work goes: a ``LocalCluster`` of ``local_workers`` processes, or a scheduler."""
+    """Where the work goes: a local cluster of ``local_workers`` processes, or a scheduler."""
 
     local_workers: int | None = None
     scheduler: str | None = None
@@ -107,8 +109,10 @@ def connect(address: str, *, batch_articles: int = BATCH_ARTICLES, wait_workers:
     local = client = None
     try:
         if where.local_workers:
-            local = distributed.LocalCluster(n_workers=where.local_workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=":0", silence_logs=logging.ERROR)
+            from distributed.deploy.subprocess import SubprocessCluster
+
+            local = SubprocessCluster(n_workers=where.local_workers, threads_per_worker=1,
+                                      dashboard_address=None, silence_logs=logging.ERROR)
             client = distributed.Client(local)
         else:
             try:
