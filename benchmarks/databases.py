@@ -196,6 +196,9 @@ def annotated_db(n: int, source: tuple[Path, str] | None, run_cli: Callable[...,
     path = WORK / f"annotated-{n}.db"
     spec = {"kind": "annotated", "sentences": n, "version": DECISIONS_VERSION}
     if cached(path, spec) and dataset_size(path, DATASET) >= n * 0.99:
+        from annotator.store import Store
+
+        Store(path).close()  # a database of an older schema is migrated here, untimed (rows open it read-only)
         return path
     sentence_db(path, n, source, run_cli)
     rows = add_decisions(path)
