@@ -95,10 +95,31 @@ def read_articles(path: Path) -> Iterator[ArticleInput]:
     yield ArticleInput(text=text, source=str(path), line=1)
 
 
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line, read one at a time (a corpus file larger than memory
+    streams); the same refusals as ``read_text``: binary, non-UTF-8 (with its line), unreadable."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise InputError("file not found", path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path) from None
+    with handle:
+        if b"\x00" in handle.read(8192):
+            raise InputError("binary file (contains NUL bytes), not text", path)
+        handle.seek(0)
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} cannot be decoded)", path, number) from None
+
+
 def _read_jsonl_articles(path: Path) -> Iterator[ArticleInput]:
-    text = read_text(path)
     seen_record = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in _jsonl_lines(path):
         if not line.strip():
             continue
         try:
