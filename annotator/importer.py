@@ -41,16 +41,21 @@ class ArticleInput:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def _unreadable(exc: OSError, path: Path) -> InputError:
+    """The one line for a file that cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError("file not found", path)
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a folder", path)
+    return InputError(f"cannot read: {exc.strerror}", path)
+
+
 def read_text(path: Path) -> str:
     """The file's text, exactly as stored (CRLF kept); ``InputError`` for binary or non-UTF-8 files."""
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a folder", path) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from None
+        raise _unreadable(exc, path) from None
     if b"\x00" in data[:8192]:
         raise InputError("binary file (contains NUL bytes), not text", path)
     try:
@@ -100,12 +105,8 @@ def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
     streams); the same refusals as ``read_text``: binary, non-UTF-8 (with its line), unreadable."""
     try:
         handle = path.open("rb")
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a folder", path) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from None
+        raise _unreadable(exc, path) from None
     with handle:
         if b"\x00" in handle.read(8192):
             raise InputError("binary file (contains NUL bytes), not text", path)

@@ -1138,11 +1138,8 @@ class Store:
     ) -> Iterator[tuple[Sentence, Decision]]:
         """Every current decision (answer not None) of the dataset, by sentence position then annotator."""
         dataset_id = self._dataset_id(dataset)
-        params: list[Any] = [dataset_id, int(gold)]
-        where = ""
-        if annotators:
-            where = f" AND c.annotator IN ({', '.join('?' for _ in annotators)})"
-            params.extend(annotators)
+        where, among = _annotator_filter(annotators)
+        params: list[Any] = [dataset_id, int(gold), *among]
         cur = self.conn.execute(
             f"SELECT {self._SENTENCE_COLUMNS}, {self._DECISION_COLUMNS} FROM current c"
             " JOIN sentences s ON s.id = c.sentence_id JOIN decisions d ON d.id = c.decision_id"
@@ -1175,11 +1172,8 @@ class Store:
         of a sentence come in annotator order): no sort of the dataset's decisions.
         """
         dataset_id = self._dataset_id(dataset)
-        params: list[Any] = [int(gold), dataset_id]
-        where = ""
-        if annotators:
-            where = f" AND c.annotator IN ({', '.join('?' for _ in annotators)})"
-            params.extend(annotators)
+        where, among = _annotator_filter(annotators)
+        params: list[Any] = [int(gold), dataset_id, *among]
         cur = self.conn.execute(
             f"SELECT s.id, s.text, s.tokens, {self._DECISION_COLUMNS} FROM sentences s"
             " CROSS JOIN current c ON c.sentence_id = s.id AND c.gold = ? AND c.dataset_id = s.dataset_id"
@@ -1417,3 +1411,10 @@ class Store:
             "gold_spans_per_label": gold_labels["spans"],
             "gold_relations_per_label": gold_labels["relations"],
         }
+
+
+def _annotator_filter(annotators: Sequence[str] | None) -> tuple[str, list[str]]:
+    """The ``AND c.annotator IN (…)`` clause and its parameters (nothing for every annotator)."""
+    if not annotators:
+        return "", []
+    return f" AND c.annotator IN ({', '.join('?' for _ in annotators)})", list(annotators)
