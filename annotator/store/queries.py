@@ -730,12 +730,8 @@ class Store:
         if decoded is None:
             spans, relations = decode_spans(row[6]), decode_relations(row[7])
         else:
-            spans = decoded.get(row[6])
-            if spans is None:
-                spans = decoded[row[6]] = decode_spans(row[6])
-            relations = decoded.get(row[7])
-            if relations is None:
-                relations = decoded[row[7]] = decode_relations(row[7])
+            spans = _decoded(decoded, row[6], decode_spans)
+            relations = _decoded(decoded, row[7], decode_relations)
         return Decision(
             id=row[0],
             uid=row[1],
@@ -1194,12 +1190,8 @@ class Store:
                     stored, rows, spans_of, relations_of = [], [], {"[]": ()}, {"[]": ()}
                 sentence_id = row[0]
             stored.append(row)
-            spans = spans_of.get(row[9])
-            if spans is None:
-                spans = spans_of[row[9]] = decode_span_tuples(row[9])
-            relations = relations_of.get(row[10])
-            if relations is None:
-                relations = relations_of[row[10]] = decode_relation_tuples(row[10])
+            spans = _decoded(spans_of, row[9], decode_span_tuples)
+            relations = _decoded(relations_of, row[10], decode_relation_tuples)
             rows.append(VersionRow(row[6], row[3], row[8], spans, relations, row[17] is not None))
         if stored:
             yield self._stored_versions(stored, rows)
@@ -1418,3 +1410,11 @@ def _annotator_filter(annotators: Sequence[str] | None) -> tuple[str, list[str]]
     if not annotators:
         return "", []
     return f" AND c.annotator IN ({', '.join('?' for _ in annotators)})", list(annotators)
+
+
+def _decoded(cache: dict[str, Any], text: str, decode: Callable[[str], Any]) -> Any:
+    """``decode(text)``, once per distinct text of ``cache`` (annotators who agree share the value)."""
+    value = cache.get(text)
+    if value is None:
+        value = cache[text] = decode(text)
+    return value
