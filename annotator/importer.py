@@ -70,9 +70,13 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
+        try:
+            exists, folder = path.exists(), path.is_dir()
+        except OSError as exc:  # a folder on the way this user may not enter
+            raise _unreadable(exc, path) from None
+        if not exists:
             raise InputError("file not found", path)
-        if path.is_dir():
+        if folder:
             found = [
                 p
                 for p in sorted(path.rglob("*"))

@@ -336,7 +336,11 @@ def find_scheme(explicit: str | Path | None = None, cwd: Path | None = None) -> 
             explicit_path = Path(cwd) / explicit_path
         return load_scheme(explicit_path)
     local = Path(cwd) / "labels.yaml" if cwd is not None else Path("labels.yaml")
-    if local.is_file():
+    try:
+        found = local.is_file()
+    except OSError as exc:  # e.g. a working folder this user may not look into: one line, not a fall-back
+        raise LabelSchemeError(f"cannot read: {exc.strerror}", local) from None
+    if found:
         return load_scheme(local)
     return load_scheme(default_scheme_path())
 

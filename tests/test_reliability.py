@@ -199,10 +199,12 @@ annotator.cli.main()
 
 
 def run_cli_as(user: tuple[int, int], warm_db: Path, db: Path, *args: str) -> subprocess.CompletedProcess:
-    """``annotator ARGS`` (``{db}`` standing for ``db``) in a child that drops to ``user`` (when we are root) first."""
+    """``annotator ARGS`` (``{db}`` standing for ``db``) in a child that drops to ``user`` (when we are root)
+    first, working in ``db``'s folder (the clone may sit in a folder only its owner can enter)."""
     env = {k: v for k, v in os.environ.items() if k != "ANNOTATOR_DB"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return subprocess.run([sys.executable, "-c", AS_USER, str(user[0]), str(user[1]), str(warm_db), str(db), *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=db.parent, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -217,6 +219,11 @@ def read_only_db(base_db, unprivileged_folder):
     conn.close()
     shutil.copy(base_db, db)
     db.chmod(0o444)
+    # the scheme the commands read from their working folder (the package's own may be out of reach)
+    shutil.copy(ROOT / "labels.yaml", folder / "labels.yaml")
+    (folder / "labels.yaml").chmod(0o444)
+    shutil.copy(SEED, folder / SEED.name)
+    (folder / SEED.name).chmod(0o444)
     return user, db
 
 
@@ -229,7 +236,7 @@ def test_read_only_database(read_only_db, base_db):
     assert json.loads(stats.stdout)["sentences"] == 22
     shown = run_cli_as(user, base_db, db, "show", "demo", "--db", "{db}", "--limit", "2")
     assert shown.returncode == 0 and "sentences 1-2 of 22" in shown.stdout, shown.stderr
-    result = run_cli_as(user, base_db, db, "import", "demo", str(SEED), "--db", "{db}", "--no-model")
+    result = run_cli_as(user, base_db, db, "import", "demo", str(db.parent / SEED.name), "--db", "{db}", "--no-model")
     assert result.returncode == 2, result.stderr
     # (the file is readable, not writable)
     assert result.stderr.strip().splitlines() == [f"annotator: {db}: the database is read-only (check the file's permissions)"]
@@ -389,3 +396,21 @@ def test_eight_writers_plus_export_and_agreement(tmp_path, base_db):
         assert conn.execute("SELECT COUNT(*) FROM decisions WHERE annotator = ?", (f"w{i}",)).fetchone()[0] == n
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_unreachable_labels_and_inputs_are_one_line(monkeypatch, tmp_path):
+    """A working folder or an input this user may not look into (stat fails) is reported on one line,
+    not a traceback and not a silent fall-back to the default scheme."""
+    from annotator.errors import InputError, LabelSchemeError
+    from annotator.importer import expand_paths
+    from annotator.labels import find_scheme
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    with pytest.raises(LabelSchemeError, match="cannot read: Permission denied"):
+        find_scheme(cwd=tmp_path)
+    monkeypatch.setattr(Path, "exists", denied)
+    with pytest.raises(InputError, match="cannot read: Permission denied"):
+        expand_paths([tmp_path / "article.txt"])
