@@ -176,6 +176,8 @@ class AnnotateScreen(Screen):
         self._suggest_requested_at: int | None = None
         self._status_text: str | None = None
         self._quit_armed = False
+        self._draft_scheduled = False
+        """True while a draft write is scheduled for after the next repaint (:meth:`_persist_draft`)."""
         self._bind_hotkeys()
 
     # -- shortcuts -----------------------------------------------------------------------------
@@ -264,6 +266,8 @@ class AnnotateScreen(Screen):
             self.say("this dataset has no sentences")
             return False
         position = max(1, min(self.count, position))
+        if self.editor is not None:
+            self._sync_draft()  # an edit whose draft is not written yet (written after the repaint)
         if self.editor is not None and self.editor.is_dirty and self.position and restore is None:
             self.drafts[self.position] = content_of(self.editor)
         row = self.context.store.sentence_at(self.context.dataset, position)
@@ -323,11 +327,14 @@ class AnnotateScreen(Screen):
             self.notice = f"the draft could not be read: {exc.message}"
             return None
 
-    def _sync_draft(self) -> None:
+    def _sync_draft(self, persist: bool = True) -> None:
         """Keep the store's draft of this sentence equal to the editor: saved when its spans or
         relations differ from the saved decision / suggestions, discarded when they are back to it.
 
         Called after every edit; a no-op unless spans or relations changed (one small committed row).
+        ``persist=False`` only notes whether the editor differs from what is saved (``_unsaved``,
+        for the header); a key's edit is written right after the screen shows it
+        (:meth:`_persist_draft`), and before the screen leaves the sentence.
         """
         editor, sentence = self.editor, self.sentence
         if editor is None or sentence is None:
@@ -341,6 +348,8 @@ class AnnotateScreen(Screen):
             return
         content = content_of(editor)
         self._unsaved = content != self._baseline
+        if not persist:
+            return
         try:
             if content == self._baseline:
                 if self._stored_draft is not None:
@@ -445,9 +454,18 @@ class AnnotateScreen(Screen):
         self.query_one(SentenceView).update_editor()
         self._refresh_panels()
         unsaved = self._unsaved
-        self._sync_draft()
+        self._sync_draft(persist=False)
         if self._unsaved != unsaved:
             self._refresh_header()
+        # The draft is a durable commit (~5-10 ms with its fsync): written once the screen shows the
+        # key's result, not before (go_to and quit write a pending one before leaving the sentence).
+        if not self._draft_scheduled:
+            self._draft_scheduled = True
+            self.call_after_refresh(self._persist_draft)
+
+    def _persist_draft(self) -> None:
+        self._draft_scheduled = False
+        self._sync_draft()
 
     # -- keys not in the keymap: label hotkeys, relation hotkeys, span numbers -----------------
     #
