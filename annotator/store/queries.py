@@ -57,6 +57,25 @@ _WORD_RUN = re.compile(r"[A-Za-z0-9]+")
 """Letters and digits: what the search index's ``unicode61`` tokenizer keeps together (ASCII)."""
 
 
+CLAIM_SECONDS = 15 * 60.0
+"""How long a claim (the sentence routing handed an annotator, see ``Store.claim``) keeps others
+away from it: a screen that died without quitting frees its sentence after this."""
+
+_TAKEN_BY_OTHERS = (
+    "(SELECT COUNT(*) FROM (SELECT c2.annotator FROM current c2 WHERE c2.sentence_id = s.id"
+    " AND c2.gold = 0 AND c2.answer IS NOT NULL UNION SELECT k.annotator FROM claims k"
+    " WHERE k.sentence_id = s.id AND k.annotator != ? AND k.claimed_at > ?))"
+)
+"""How many annotators decided sentence ``s`` or hold a live claim on it, the asking one's claim
+left out (parameters: the asking annotator, the oldest live claim time). A claim on a sentence its
+annotator decided counts once (UNION)."""
+
+
+def _claims_since(now: float | None) -> float:
+    """The time after which a claim is live."""
+    return (time.time() if now is None else now) - CLAIM_SECONDS
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     """A dataset and its settings (``overlap`` etc.)."""
@@ -1050,23 +1069,24 @@ class Store:
         assert undone is not None
         return undone
 
-    def first_undecided(self, dataset: str, annotator: str, start_position: int = 1) -> int | None:
+    def first_undecided(
+        self, dataset: str, annotator: str, start_position: int = 1, *, now: float | None = None
+    ) -> int | None:
         """Position of the first sentence at or after ``start_position`` the annotator has not decided.
 
-        With the dataset setting ``overlap: N``, sentences that N annotators decided already are
-        passed over (everyone takes the first unsaturated sentence, so none is starved).
+        With the dataset setting ``overlap: N``, sentences that N annotators decided or were handed
+        already (a live claim of another annotator, see ``claim``) are passed over (everyone takes
+        the first unsaturated sentence, so none is starved).
         """
         info = self.dataset(dataset)
         overlap = info.settings.get("overlap", "all")
         saturated = ""
         params: list[Any] = [info.id, start_position, annotator]
         if isinstance(overlap, int):
-            # Routing: a sentence leaves a new annotator's queue once `overlap` annotators decided it.
-            saturated = (
-                " AND (SELECT COUNT(*) FROM current c2 WHERE c2.sentence_id = s.id AND c2.gold = 0"
-                " AND c2.answer IS NOT NULL) < ?"
-            )
-            params.append(overlap)
+            # Routing: a sentence leaves a new annotator's queue once `overlap` annotators decided
+            # it or hold a live claim on it.
+            saturated = f" AND {_TAKEN_BY_OTHERS} < ?"
+            params += [annotator, _claims_since(now), overlap]
         row = self._one(
             "SELECT s.position FROM sentences s WHERE s.dataset_id = ? AND s.position >= ?"
             " AND NOT EXISTS (SELECT 1 FROM current c WHERE c.dataset_id = s.dataset_id AND c.annotator = ?"
@@ -1075,6 +1095,52 @@ class Store:
             params,
         )
         return None if row is None else int(row[0])
+
+    def claim(self, dataset: str, annotator: str, position: int, *, now: float | None = None) -> bool:
+        """Hand the sentence at ``position`` to ``annotator``: record it as their claim (replacing
+        their previous one) in one write transaction, unless the dataset's ``overlap: N`` is reached
+        by the annotators who decided it plus those holding a live claim on it -- then False and
+        nothing written. Checked and written under the write lock, so of two screens racing for
+        the last room on a sentence one wins. With ``overlap: all`` it is always handed out."""
+        info = self.dataset(dataset)
+        overlap = info.settings.get("overlap", "all")
+        moment = time.time() if now is None else now
+        with self.transaction():
+            row = self._one("SELECT id FROM sentences WHERE dataset_id = ? AND position = ?", (info.id, position))
+            if row is None:
+                raise DatasetError(f"dataset {dataset!r} has no sentence {position}")
+            if isinstance(overlap, int):
+                taken = self._one(
+                    f"SELECT {_TAKEN_BY_OTHERS} FROM sentences s WHERE s.id = ?",
+                    (annotator, _claims_since(moment), row[0]),
+                )[0]
+                if taken >= overlap:
+                    return False
+            self.conn.execute(
+                "INSERT INTO claims (dataset_id, annotator, sentence_id, claimed_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (dataset_id, annotator) DO UPDATE SET sentence_id = excluded.sentence_id,"
+                " claimed_at = excluded.claimed_at",
+                (info.id, annotator, row[0], moment),
+            )
+        return True
+
+    def release_claim(self, dataset: str, annotator: str) -> None:
+        """Remove the annotator's claim in the dataset (the screen closes); nothing when there is none."""
+        dataset_id = self._dataset_id(dataset)
+        held = "FROM claims WHERE dataset_id = ? AND annotator = ?"
+        if self.readonly or self._one(f"SELECT 1 {held}", (dataset_id, annotator)) is None:
+            return  # nothing to free: no write transaction
+        with self.transaction():
+            self.conn.execute(f"DELETE {held}", (dataset_id, annotator))
+
+    def claims(self, dataset: str, *, now: float | None = None) -> dict[str, int]:
+        """Annotator -> position of the sentence they hold a live claim on."""
+        rows = self._query(
+            "SELECT k.annotator, s.position FROM claims k JOIN sentences s ON s.id = k.sentence_id"
+            " WHERE k.dataset_id = ? AND k.claimed_at > ? ORDER BY k.annotator",
+            (self._dataset_id(dataset), _claims_since(now)),
+        )
+        return {str(name): int(position) for name, position in rows}
 
     def undecided_with_suggestions(
         self, dataset: str, annotator: str, start_position: int, count: int

@@ -334,9 +334,29 @@ def _v9_search_index_filled_in_bulk(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v10_claims(conn: sqlite3.Connection) -> None:
+    """Routing with ``overlap: N`` hands each annotator an undecided sentence and records it here
+    (one row per annotator and dataset: the sentence they were handed last, and when), so two
+    people who open the dataset at the same moment are not handed the same sentence when it has
+    room for one. A claim older than ``queries.CLAIM_SECONDS`` no longer counts; quitting the
+    screen removes it. Claims are not history: they are replaced and deleted."""
+    _run_script(conn,
+        """
+        CREATE TABLE claims (
+            dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+            annotator TEXT NOT NULL,
+            sentence_id INTEGER NOT NULL REFERENCES sentences(id),
+            claimed_at REAL NOT NULL,
+            PRIMARY KEY (dataset_id, annotator)
+        );
+        CREATE INDEX claims_sentence ON claims(sentence_id);
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _v1_initial, _v2_current_index, _v3_current_upsert_and_drafts, _v4_current_is_the_newest,
     _v5_suggestion_sources, _v6_users, _v7_split_tokens, _v8_sentence_search_index,
-    _v9_search_index_filled_in_bulk,
+    _v9_search_index_filled_in_bulk, _v10_claims,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,6 +30,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from ..errors import AnnotatorError
 from ..keymap import DEFAULT_KEYMAP, keys_display
 from ..memory import MEMORY_SOURCE, AnnotationMemory, MemoryMatch, memory_mode, suggested_keys
 from ..model import Decision, Sentence, Suggestion
@@ -317,12 +318,20 @@ class AnnotatorApp(PromptKeys, App[None]):
         self._memory_matches = kept  # one assignment: the main thread sees the old or the new dict
         return changed
 
+    def _release_claim(self) -> None:
+        """Free the sentence routing handed this annotator (``Store.claim``) for the others."""
+        try:
+            self.store.release_claim(self.dataset, self.annotator)
+        except AnnotatorError:
+            pass  # the database stayed locked: the claim lapses after CLAIM_SECONDS
+
     def _close_memory_store(self) -> None:
         store, self._memory_store = self._memory_store, None
         if store is not None:
             store.close()
 
     def on_unmount(self) -> None:
+        self._release_claim()
         self.store.close()
         self._memory_closed = True
         if self._memory_lock.acquire(blocking=False):  # else the running pass closes it when done

@@ -204,15 +204,13 @@ class AnnotateScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._overlap = self.context.store.dataset(self.context.dataset).settings.get("overlap", "all")
         self.count = self.context.store.sentence_count(self.context.dataset)
         self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
         start = self.context.navigation.start
         message = ""
         if start is None:
-            if self.context.queue is not None:
-                start = self.context.queue(0)
-            else:
-                start = self.context.store.first_undecided(self.context.dataset, self.context.annotator)
+            start = self._hand_out(0)
             if start is None:
                 start = self.count
                 message = f"all {self.count} sentences are decided: this is the last one (/ searches, : goes to N)"
@@ -720,12 +718,14 @@ class AnnotateScreen(Screen):
         self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
         done = f"{ANSWER_BADGES.get(answer, answer)}: sentence {self.position} saved"
         self.editor = None  # decided: nothing to keep as a draft
-        if self.context.queue is not None:
-            following = self.context.queue(self.position)
-            if following is not None:
-                self.go_to(following, message=done)
-            else:
+        if self.context.queue is not None or self._routed:
+            following = self._hand_out(self.position)
+            if following is None:
                 self.go_to(self.position, message=f"{done}; all {self.count} sentences are decided")
+            elif self.context.queue is None and following <= self.position:
+                self.go_to(following, message=f"{done}; back to the first undecided sentence")
+            else:
+                self.go_to(following, message=done)
             return
         if self.position < self.count:
             self.go_to(self.position + 1, message=done)
@@ -735,6 +735,45 @@ class AnnotateScreen(Screen):
             self.go_to(following, message=f"{done}; back to the first undecided sentence")
         else:
             self.go_to(self.position, message=f"{done}; all {self.count} sentences are decided")
+
+    @property
+    def _routed(self) -> bool:
+        """The dataset routes sentences (``overlap: N``): each one is handed out and claimed."""
+        return isinstance(self._overlap, int)
+
+    def _hand_out(self, after: int) -> int | None:
+        """The next sentence for this annotator after position ``after`` (0: from the start): the
+        queue's next (``--order``), else with routing the first undecided sentence after it that
+        has room (then from the top), else the first undecided one. With routing the sentence is
+        claimed (``Store.claim``) so a screen opened at the same moment is handed another one;
+        one that another screen claimed first is passed over."""
+        store, dataset, annotator = self.context.store, self.context.dataset, self.context.annotator
+        queue = self.context.queue
+        if queue is not None:
+            candidates = iter(lambda: queue(after), None)  # the queue wraps round by itself
+        elif not self._routed:
+            return store.first_undecided(dataset, annotator)
+        else:
+            candidates = self._undecided_from(after + 1 if after > 0 else 1)
+        for position in candidates:
+            if not self._routed:
+                return position
+            try:
+                if store.claim(dataset, annotator, position):
+                    return position
+            except AnnotatorError:
+                return position  # the claim cannot be written (the database stayed locked): unclaimed
+            after = position
+        return None
+
+    def _undecided_from(self, start: int):
+        """Undecided sentences with room from ``start`` on, then from the top (each at most twice)."""
+        store, dataset, annotator = self.context.store, self.context.dataset, self.context.annotator
+        for begin in (start, 1) if start > 1 else (1,):
+            position = store.first_undecided(dataset, annotator, begin)
+            while position is not None:
+                yield position
+                position = store.first_undecided(dataset, annotator, position + 1)
 
     def action_choose_child(self) -> None:
         """Enter while choosing a relation's other span chooses it; otherwise enter goes on to accept."""
