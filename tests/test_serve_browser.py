@@ -308,3 +308,29 @@ def test_sigkill_while_both_annotate_loses_no_saved_decision(db, browser):
     assert [(who, position, answer) for who, position, answer, _ in decisions(db)] == [
         ("alice", 1, "accept"), ("alice", 2, "accept"), ("bob", 1, "reject"),
     ]
+
+
+def test_with_overlap_one_two_people_at_once_are_handed_different_sentences(db, browser):
+    assert run_cli("dataset", "set", "demo", "overlap=1", "--db", str(db)).returncode == 0
+    served = Served(db, "--annotators", "alice,bob")
+    try:
+        alice, _ = open_page(browser, served.links["alice"])
+        bob, _ = open_page(browser, served.links["bob"])
+        wait_for_screen(alice, "alice", " of 22")
+        wait_for_screen(bob, "bob", " of 22")
+        shown = {
+            name: sorted(set(re.findall(r"sentence (\d+) of 22", screen_text(page))))
+            for name, page in (("alice", alice), ("bob", bob))
+        }
+        assert sorted(shown["alice"] + shown["bob"]) == ["1", "2"], shown
+        type_keys(alice, "a")
+        type_keys(bob, "a")
+        wait_for(lambda: len(decisions(db)) == 2, "two decisions in the database",
+                 detail=lambda: (decisions(db), screen_text(alice)[-800:], screen_text(bob)[-800:]))
+    finally:
+        code = served.stop(signal.SIGTERM)
+    assert code == 0, served.lines
+    rows = decisions(db)
+    assert sorted(position for _, position, _, _ in rows) == [1, 2]  # nobody decided the other's sentence
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0  # both quit: claims freed
