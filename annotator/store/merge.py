@@ -26,6 +26,8 @@ def merge_into(target: Store, source_path: str | Path) -> MergeReport:
     """Bring datasets, articles, sentences, suggestions and decisions of another database in.
 
     Articles are matched by content hash, sentences by (article, index), decisions by their uid,
+    suggestion sources registered by ``annotator suggest`` by name (kept as registered there:
+    model, settings, complete or not, unless the target registered that name already),
     so merging the same source twice adds nothing. One transaction per source: a failure leaves
     the target as it was. Dataset settings that differ are reported and the target's are kept.
     """
@@ -72,6 +74,8 @@ def _merge_dataset(target: Store, source: Store, dataset: str, report: MergeRepo
                 )
                 continue
             target_sentence[sentence.id] = match  # type: ignore[index]
+    for registered in source.suggestion_sources(dataset):
+        target.adopt_suggestion_source(dataset, registered)
     report.suggestions += target.add_suggestions(
         (
             Suggestion(match.id, suggestion.source, suggestion.spans, suggestion.relations)  # type: ignore[arg-type]

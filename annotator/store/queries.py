@@ -695,6 +695,20 @@ class Store:
                 (self._dataset_id(dataset), name, kind, model, dumps(settings), time.time()),
             )
 
+    def adopt_suggestion_source(self, dataset: str, source: SuggestionSource) -> bool:
+        """Register a source another database registered (``merge``), with its kind, model,
+        settings and times, unless one of that name is registered here; True when it was added.
+        A source found only in stored suggestions (no registry row there) is not registered."""
+        if source.created_at is None:
+            return False
+        with self.transaction():
+            return self.conn.execute(
+                "INSERT OR IGNORE INTO suggestion_sources (dataset_id, name, kind, model, settings, created_at,"
+                " completed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._dataset_id(dataset), source.name, source.kind, source.model, dumps(source.settings),
+                 source.created_at, source.completed_at),
+            ).rowcount == 1
+
     def complete_suggestion_source(self, dataset: str, name: str, settings: dict[str, Any]) -> None:
         """Mark a registered source complete (its run reached the end), with the settings of that run."""
         with self.transaction():
