@@ -121,6 +121,8 @@ class _Splits:
         """Ids of the sentences this file's import created: they have no decisions but its own."""
         self.decided: set[tuple[int, str, bool]] = set()
         """``(sentence id, annotator, gold)`` of every decision this file's import added or found."""
+        self.pending: _Pending | None = None
+        """Sentence units: the new sentences' first decisions, written in one batch (``_import_units``)."""
 
     def check(self, sentence: Sentence, start: int, end: int, label: str, path, line: int | None,
               given: frozenset[int] = frozenset()) -> None:
@@ -198,6 +200,10 @@ def _snap_examples(examples: Sequence[Example], path: Path, mode: str | None, on
         if not example.spans:
             continue
         text = example.text
+        if example.tokens is not None and all(
+            (covered := text[s.start:s.end]) == covered.strip() for s in example.spans
+        ):
+            continue  # tokens given and no whitespace at a span's edge: nothing to trim
         if example.tokens is None and text not in token_cache:
             token_cache = {text: tokenize(text)}  # one text at a time: versions share their record's text
         span_lines = _span_lines(example)
@@ -331,8 +337,7 @@ def import_annotated(
                     counts.decisions += _add_example_decisions(store, dataset, path, [exported], example, scheme, annotator, splits)
                     continue
                 by_text[example.text].append(example)
-            for text, group in by_text.items():
-                counts.add(_import_unit(store, dataset, path, text, group, scheme, annotator, splits))
+            counts.add(_import_units(store, dataset, path, by_text, scheme, annotator, splits))
     splits.report(path, on_message)
     return counts
 
@@ -373,34 +378,75 @@ def _exported_sentence(store: Store, dataset: str, example: Example) -> Sentence
     return None
 
 
-def _import_unit(store, dataset, path, text, group: list[Example], scheme, annotator, splits) -> ImportCounts:
+def _unit_article(path, text: str, group: list[Example], digest: str) -> tuple[str, str, str, str, dict[str, Any], list]:
+    """The article a new text of sentence units becomes: ``(title, text, hash, source, meta,
+    [(0, len(text), tokens)])`` (``BulkImport.add_articles``)."""
     from .formats import tokenize
 
-    counts = ImportCounts()
-    digest = content_hash(text)
-    article_id = store.article_id_by_hash(dataset, digest)
-    if article_id is None:
-        given = [e.tokens for e in _flatten(group) if e.tokens is not None]
-        if given:
-            tokens = _common_tokens(given, text)
-        else:
-            tokens = tuple(tokenize(text, [s for e in _flatten(group) for s in e.spans]))
-        first = group[0]
-        title = str(first.meta.get("title") or text.strip().splitlines()[0][:120] if text.strip() else "")
-        meta = {k: v for k, v in first.meta.items() if k not in ("title",)}
-        article_id, added = store.add_article(
-            dataset, title=title, text=text, content_hash=digest, source=f"{path}:{first.line or 1}",
-            meta=meta, sentences=[(0, len(text), tokens)],
-        )
-        counts.add(added)
-        sentences = [Sentence(added.first_sentence_id, article_id, 0, added.first_position or 0, 0, len(text), text, tokens)]
-        if added.first_sentence_id is not None:
-            splits.created.add(added.first_sentence_id)
+    given = [e.tokens for e in _flatten(group) if e.tokens is not None]
+    if given:
+        tokens = _common_tokens(given, text)
     else:
-        sentences = store.article_sentences(article_id)
-    for example in group:
-        counts.decisions += _add_example_decisions(store, dataset, path, sentences, example, scheme, annotator, splits)
+        tokens = tuple(tokenize(text, [s for e in _flatten(group) for s in e.spans]))
+    first = group[0]
+    title = str(first.meta.get("title") or text.strip().splitlines()[0][:120] if text.strip() else "")
+    meta = {k: v for k, v in first.meta.items() if k not in ("title",)}
+    return title, text, digest, f"{path}:{first.line or 1}", meta, [(0, len(text), tokens)]
+
+
+def _import_units(store, dataset, path, by_text: dict[str, list[Example]], scheme, annotator, splits) -> ImportCounts:
+    """Sentence units (each distinct text one article of one sentence) in bulk: the texts the
+    dataset lacks become articles and sentences with one ``executemany`` each, then the decisions
+    in file order; those of the new sentences wait in ``splits.pending`` for one ``executemany``
+    (written before anything reads decisions, so the rows are those of one insert per record)."""
+    from .store.bulk import BulkImport
+
+    bulk = BulkImport(store, dataset)
+    digests = {text: content_hash(text) for text in by_text}
+    existing = bulk.article_ids_by_hash(list(digests.values()))
+    new = [_unit_article(path, text, group, digests[text]) for text, group in by_text.items() if digests[text] not in existing]
+    added = {article[2]: (article, result) for article, result in zip(new, bulk.add_articles(new))}
+    counts = ImportCounts()
+    splits.pending = _Pending(bulk)
+    for text, group in by_text.items():
+        digest = digests[text]
+        if digest in added:
+            article, (article_id, article_counts) = added[digest]
+            counts.add(article_counts)
+            tokens = article[5][0][2]
+            sentences = [Sentence(article_counts.first_sentence_id, article_id, 0, article_counts.first_position or 0, 0,
+                                  len(text), text, tokens)]
+            if article_counts.first_sentence_id is not None:
+                splits.created.add(article_counts.first_sentence_id)
+        else:
+            sentences = store.article_sentences(existing[digest])
+        for example in group:
+            counts.decisions += _add_example_decisions(store, dataset, path, sentences, example, scheme, annotator, splits)
+    counts.decisions += splits.pending.flush()
+    splits.pending = None
     return counts
+
+
+class _Pending:
+    """Decisions of sentences this file created, each the first of its (sentence, annotator,
+    gold), kept for one ``BulkImport.add_decisions``; checked when they come, as one by one."""
+
+    def __init__(self, bulk) -> None:
+        self.bulk = bulk
+        self.records: list[DecisionRecord] = []
+        self.added = 0
+
+    def add(self, record: DecisionRecord) -> None:
+        self.bulk.check(record)
+        self.records.append(record)
+
+    def flush(self) -> int:
+        """Write what waits; how many decisions were added since the last ``flush`` returned."""
+        if self.records:
+            self.added += self.bulk.add_decisions(self.records, checked=True)
+            self.records = []
+        added, self.added = self.added, 0
+        return added
 
 
 def _words(text: str, tokens) -> str:
@@ -710,19 +756,27 @@ def _add_one(store, dataset, path, sentences, example, scheme, annotator, splits
         if prodigy:
             meta["_prodigy"] = prodigy
         key = (sentence.id, name, gold)
-        if sentence.id in splits.created and key not in splits.decided:
+        pending = splits.pending
+        first = sentence.id in splits.created and key not in splits.decided
+        if first:
             current = None  # a sentence this file created, without a decision of this name yet
         else:
+            if pending is not None:
+                added += pending.flush()  # what waits is written before decisions are read
             current = store.current_decision(sentence.id, name, gold)
         splits.decided.add(key)
         if current is not None and _same_content(current, example.answer or "accept", spans, relations):
             continue  # already this annotator's current decision (e.g. our own export imported back)
-        added += store.add_imported_decisions([
-            DecisionRecord(
-                sentence, name, example.answer or "accept", uid,
-                example.timestamp if example.timestamp is not None else time.time(),
-                spans=tuple(spans), relations=tuple(relations), session=example.session or name, gold=gold,
-                meta=meta, tokens=tokens,
-            )
-        ])
+        record = DecisionRecord(
+            sentence, name, example.answer or "accept", uid,
+            example.timestamp if example.timestamp is not None else time.time(),
+            spans=tuple(spans), relations=tuple(relations), session=example.session or name, gold=gold,
+            meta=meta, tokens=tokens,
+        )
+        if first and pending is not None:
+            pending.add(record)  # nothing to supersede: written with the file's other new decisions
+            continue
+        if pending is not None:
+            added += pending.flush()
+        added += store.add_imported_decisions([record])
     return added

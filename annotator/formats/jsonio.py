@@ -63,7 +63,28 @@ def iter_json_records(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def peek_json_record(path: Path) -> Any:
-    """The first record of a JSON/JSONL file, or ``None`` when it has none."""
+    """The first record of a JSON/JSONL file, or ``None`` when it has none.
+
+    A JSONL file is read only up to its first record (format detection of a big file); a JSON
+    document, or a first line that does not decode or parse, is read as ``iter_json_records`` reads
+    it, so the answer and the error are the same."""
+    path = Path(path)
+    if path.suffix.lower() != ".json":
+        try:
+            with path.open("rb") as handle:
+                for number, data in enumerate(handle, start=1):
+                    raw = data.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\n")
+                    if not raw.strip():
+                        continue
+                    if raw.lstrip().startswith("["):
+                        break  # a JSON document
+                    import srsly
+
+                    return srsly.json_loads(raw)
+                else:
+                    return None  # no record (or an empty file)
+        except (OSError, ValueError):  # UnicodeDecodeError is a ValueError
+            pass  # worded below, as the whole file's reader words it
     for _, record in iter_json_records(path):
         return record
     return None

@@ -13,9 +13,13 @@ from typing import Any, Iterable, Sequence
 from ..model import Relation, RelationTuple, Span, SpanTuple, Token, split_tokens, token_cuts, tokens_from_offsets
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""What ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` builds on every call."""
+
+
 def dumps(value: Any) -> str:
     """``value`` as compact JSON, non-ASCII kept as it is."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def encode_tokens(tokens: Sequence[Token] | Sequence[int]) -> str:
