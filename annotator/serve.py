@@ -34,7 +34,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -51,6 +51,21 @@ TICKET_SECONDS = 60.0
 
 STOP_SECONDS = 10.0
 """How long the server waits for each app to quit at shutdown before it kills the process."""
+
+
+def client_address(remote: str | None, forwarded_for: str | None, trusted_proxies: frozenset[str]) -> str:
+    """The address a request comes from: the peer's, or -- when the peer is one of
+    ``trusted_proxies`` and sent ``X-Forwarded-For`` -- the rightmost address in that header that
+    is not a trusted proxy itself (the one our proxy saw; addresses further left are whatever the
+    client chose to send, so they are never believed)."""
+    peer = remote or "?"
+    if peer not in trusted_proxies or not forwarded_for:
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            return hop
+    return peer
 
 
 @dataclass
@@ -175,6 +190,7 @@ class AnnotatorServer(Server):
         suggest: bool = True,
         limiter: FailureLimiter | None = None,
         console: Console | None = None,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         super().__init__(command="", host=host, port=port, title=f"annotator · {dataset}", public_url=public_url)
         self.public_url = public_url.rstrip("/") if public_url else None  # type: ignore[assignment]
@@ -193,6 +209,8 @@ class AnnotatorServer(Server):
         """Whether the annotate app makes suggestions on the fly (a spaCy process per connection)."""
         self.limiter = limiter or FailureLimiter()
         """Delay and limit for failed tokens and tickets."""
+        self.trusted_proxies = frozenset(trusted_proxies)
+        """Peer addresses whose ``X-Forwarded-For`` names the client (see ``client_address``)."""
         self.console = console or Console(highlight=False)
         """Where the log lines go (Rich)."""
         self.sessions: dict[int, Session] = {}
@@ -218,9 +236,13 @@ class AnnotatorServer(Server):
         line.append(message, style=style)
         self.console.print(line)
 
+    def _remote(self, request: web.Request) -> str:
+        """Who is asking: the client's address (through a trusted proxy too), for the limiter and the log."""
+        return client_address(request.remote, request.headers.get("X-Forwarded-For"), self.trusted_proxies)
+
     async def _authenticate(self, request: web.Request) -> User:
         """The user of the request's token, or an HTTP refusal (after the failure delay)."""
-        remote = request.remote or "?"
+        remote = self._remote(request)
         if self.limiter.blocked(remote):
             self.log(f"refused {request.path} from {remote}: too many failed attempts", "red")
             raise _refusal(web.HTTPTooManyRequests, "Too many attempts", "Too many failed attempts from your address: wait a minute and use the link you were given.")
@@ -260,7 +282,7 @@ class AnnotatorServer(Server):
         if user.role == "reviewer" and not wants_review:
             raise web.HTTPSeeOther(f"review?token={request.query['token']}", headers=_SECURITY_HEADERS)
         if user.role != "reviewer" and wants_review:
-            self.log(f"refused /review for {user.name} (an annotator) from {request.remote}", "red")
+            self.log(f"refused /review for {user.name} (an annotator) from {self._remote(request)}", "red")
             raise _refusal(web.HTTPForbidden, "No access", "This link opens the annotate screen, not the review.")
         if self._full():
             raise _refusal(web.HTTPServiceUnavailable, "Server full", f"All {self.max_sessions} sessions are in use: try again later.")
@@ -298,7 +320,7 @@ class AnnotatorServer(Server):
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:  # type: ignore[override]
         """Start the user's app for an unused ticket; refuse anything else before the upgrade."""
-        remote = request.remote or "?"
+        remote = self._remote(request)
         if self.limiter.blocked(remote):
             self.log(f"refused websocket from {remote}: too many failed attempts", "red")
             raise web.HTTPTooManyRequests()

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from rich.console import Console  # noqa: E402
 
 from annotator.errors import DatasetError  # noqa: E402
-from annotator.serve import AnnotatorServer, FailureLimiter, run_users, user_url  # noqa: E402
+from annotator.serve import AnnotatorServer, FailureLimiter, client_address, run_users, user_url  # noqa: E402
 from annotator.store import Store  # noqa: E402
 from annotator.store.users import add_user, matching_user, remove_user, token_hash, users  # noqa: E402
 
@@ -99,6 +99,8 @@ def test_serve_refuses_what_it_cannot_serve(tmp_path, seeded):
     assert bad_name.returncode == 2 and "invalid annotator name" in bad_name.stderr
     bad_url = run_cli("serve", "demo", "--annotators", "alice", "--public-url", "annotate.example.org", "--db", str(seeded))
     assert bad_url.returncode == 2 and "--public-url" in bad_url.stderr
+    bad_proxy = run_cli("serve", "demo", "--annotators", "alice", "--trusted-proxy", "127.0.0.1,proxy.local", "--db", str(seeded))
+    assert bad_proxy.returncode == 2 and "--trusted-proxy: 'proxy.local' is not an IP address" in bad_proxy.stderr
     import socket
 
     with socket.socket() as taken:
@@ -266,3 +268,36 @@ def test_an_app_that_fails_closes_its_websocket_and_ends_the_session(seeded, mon
         assert server.sessions == {}
 
     _run(seeded, scenario)
+
+
+def test_client_address_believes_x_forwarded_for_only_from_a_trusted_proxy():
+    proxies = frozenset({"127.0.0.1", "10.0.0.2"})
+    assert client_address("127.0.0.1", "203.0.113.7", proxies) == "203.0.113.7"
+    # what the client sent itself is on the left: only the address our proxies saw counts
+    assert client_address("127.0.0.1", "6.6.6.6, 203.0.113.7", proxies) == "203.0.113.7"
+    assert client_address("127.0.0.1", "203.0.113.7, 10.0.0.2", proxies) == "203.0.113.7"  # two proxies
+    assert client_address("198.51.100.1", "203.0.113.7", proxies) == "198.51.100.1"  # not a proxy of ours
+    assert client_address("127.0.0.1", None, proxies) == "127.0.0.1"
+    assert client_address("127.0.0.1", "203.0.113.7", frozenset()) == "127.0.0.1"  # none trusted (default)
+
+
+def test_behind_a_trusted_proxy_failures_count_per_client(tmp_path, seeded):
+    async def scenario(client, tokens, server):
+        mallory = {"X-Forwarded-For": "203.0.113.66"}
+        for _ in range(3):
+            assert (await client.get("/?token=guess", headers=mallory)).status == 403
+        assert (await client.get(f"/?token={tokens['alice']}", headers=mallory)).status == 429
+        # alice comes through the same proxy from her own address: not locked out
+        assert (await client.get(f"/?token={tokens['alice']}", headers={"X-Forwarded-For": "198.51.100.5"})).status == 200
+        assert "refused / from 203.0.113.66: wrong token" in server.console.file.getvalue()
+
+    _run(seeded, scenario, limiter=FailureLimiter(delay=0, limit=3, window=600), trusted_proxies=["127.0.0.1"])
+
+
+def test_without_a_trusted_proxy_a_forwarded_header_changes_nothing(tmp_path, seeded):
+    async def scenario(client, tokens, server):
+        for n in range(3):  # a client cannot escape the limit by naming another address
+            assert (await client.get("/?token=guess", headers={"X-Forwarded-For": f"203.0.113.{n}"})).status == 403
+        assert (await client.get(f"/?token={tokens['alice']}", headers={"X-Forwarded-For": "198.51.100.5"})).status == 429
+
+    _run(seeded, scenario, limiter=FailureLimiter(delay=0, limit=3, window=600))

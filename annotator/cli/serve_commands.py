@@ -26,6 +26,19 @@ def _names(kind: str, value: Optional[str]) -> list[str]:
     return names
 
 
+def _addresses(value: Optional[str]) -> list[str]:
+    """``--trusted-proxy`` as a list of IP addresses; one line and exit 2 for anything else."""
+    import ipaddress
+
+    found = [a.strip() for a in value.split(",") if a.strip()] if value else []
+    for address in found:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise DatasetError(f"--trusted-proxy: {address!r} is not an IP address") from None
+    return found
+
+
 @app.command("serve")
 def serve_command(
     dataset: str = typer.Argument(..., help="Dataset to serve."),
@@ -35,6 +48,7 @@ def serve_command(
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port (0: a free one)."),
     public_url: Optional[str] = typer.Option(None, "--public-url", help="The address people use, e.g. https://annotate.example.org behind a TLS reverse proxy."),
     max_sessions: int = typer.Option(20, "--max-sessions", min=1, help="Connections at most at once (each is one app process)."),
+    trusted_proxy: Optional[str] = typer.Option(None, "--trusted-proxy", help="Comma-separated addresses of your reverse proxy (e.g. 127.0.0.1): requests from them are counted by the client address in their X-Forwarded-For."),
     no_suggest: bool = typer.Option(False, "--no-suggest", help="No suggestions on the fly (no spaCy process per connection)."),
     labels: Optional[Path] = LabelsOption,
     db: Optional[Path] = DbOption,
@@ -54,6 +68,7 @@ def serve_command(
         raise DatasetError(f"{', '.join(sorted(both))} cannot be both annotator and reviewer in one run")
     if public_url and (problem := public_url_problem(public_url)):
         raise DatasetError(problem)
+    proxies = _addresses(trusted_proxy)
     scheme = _scheme(labels)
     with _store(db) as store:
         path = store.path
@@ -69,7 +84,7 @@ def serve_command(
     out = console()
     server = AnnotatorServer(
         path, dataset, labels_path=scheme.path, run_users=made, host=host, port=port, public_url=public_url,
-        max_sessions=max_sessions, suggest=not no_suggest, console=out,
+        max_sessions=max_sessions, suggest=not no_suggest, console=out, trusted_proxies=proxies,
     )
 
     def ready(base: str) -> None:
