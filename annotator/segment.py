@@ -189,39 +189,80 @@ class Segmenter:
 
     def segment_docs(self, texts: Iterable[str], keep_docs: bool = False):
         """``(text, sentences)`` per article; with ``keep_docs`` also the paragraph Docs and their
-        offsets, so pattern matching can run on them without tokenizing again."""
+        offsets, so pattern matching can run on them without tokenizing again.
+
+        Articles are taken in groups of about ``ARTICLE_GROUP_CHARACTERS`` characters: their
+        paragraphs go through one ``nlp.pipe`` and one array pass (:func:`_split_articles`), so
+        memory stays bounded and the results still stream article by article.
+        """
         nlp = self.nlp
         hashes = _Hashes.of(nlp.vocab)
+        group: list[str] = []
+        size = 0
         for text in texts:
-            spans = list(paragraphs(text))
-            sentences: list[SegmentedSentence] = []
-            docs = []
-            pieces = [text[a:b] for a, b in spans]
-            whole = _unsplit_paragraphs(text, spans)
-            for number, ((para_start, _), piece, doc) in enumerate(zip(spans, pieces, nlp.pipe(pieces, batch_size=self.batch_size))):
-                sentences.extend(
-                    _split_paragraph(doc, para_start, self._matcher, piece, hashes, whole=number in whole)
-                )
-                if keep_docs:
-                    docs.append((para_start, doc))
-            yield (text, sentences, docs) if keep_docs else (text, sentences)
+            group.append(text)
+            size += len(text)
+            if size >= ARTICLE_GROUP_CHARACTERS:
+                yield from self._segment_group(nlp, hashes, group, keep_docs)
+                group, size = [], 0
+        if group:
+            yield from self._segment_group(nlp, hashes, group, keep_docs)
 
+    def _segment_group(self, nlp, hashes: "_Hashes", texts: list[str], keep_docs: bool):
+        spans = [list(paragraphs(text)) for text in texts]
+        pieces = [text[a:b] for text, article in zip(texts, spans) for a, b in article]
+        docs = list(nlp.pipe(pieces, batch_size=self.batch_size))
+        whole = [_unsplit_paragraphs(text, article) for text, article in zip(texts, spans)]
+        results = _split_articles(texts, spans, whole, docs, hashes, self._matcher)
+        first = 0
+        for text, article, sentences in zip(texts, spans, results):
+            if keep_docs:
+                yield text, sentences, [(a, doc) for (a, _), doc in zip(article, docs[first : first + len(article)])]
+            else:
+                yield text, sentences
+            first += len(article)
+
+
+ARTICLE_GROUP_CHARACTERS = 200_000
+"""How much text :meth:`Segmenter.segment_docs` segments in one array pass (numpy's cost per
+call is paid per group, not per paragraph)."""
 
 _OPENING_QUOTES = _OPENING | _STRAIGHT_QUOTES
 _ABBREVIATION_BREAK = re.compile(r"(?:\b[A-Z]\.){2,}\s+([A-Z][a-z]+)\b")
+_AFTER_DOT = re.compile(r"\.\s+([A-Z][a-z]+)\b")
 
 
-def previous_word_floor(starts: list[int]) -> int:
-    """Quotes are never moved back past the previous sentence's start."""
-    return starts[-1] if starts else 0
+def _abbreviation_breaks(text: str) -> Iterator[int]:
+    """Where a capitalised function word follows an abbreviation such as ``U.S.`` (``U.S. The``):
+    the start of each group 1 of ``_ABBREVIATION_BREAK`` that is in ``_FUNCTION_WORDS``.
+
+    The same places, found ~15× faster: the scan looks for ``.`` (a literal, which the regex
+    engine skips to) followed by a capitalised word, and only then checks the two letter-dot
+    pairs before it (``\\b`` before the first: the start or a character that is not a word
+    character).
+    """
+    for match in _AFTER_DOT.finditer(text):
+        if match.group(1).lower() not in _FUNCTION_WORDS:
+            continue
+        dot = match.start()
+        if (
+            dot >= 3
+            and text[dot - 2] == "."
+            and "A" <= text[dot - 1] <= "Z"
+            and "A" <= text[dot - 3] <= "Z"
+            and (dot == 3 or not (text[dot - 4].isalnum() or text[dot - 4] == "_"))
+        ):
+            yield match.start(1)
 
 
 class _Hashes:
-    """Vocab hashes of the sentence-ending and opening-quote tokens (cached per vocab)."""
+    """Vocab hashes of the sentence-ending and opening-quote tokens (cached per vocab), as sets
+    and as sorted arrays for ``numpy.isin``."""
 
     _cache: dict[int, "_Hashes"] = {}
 
     def __init__(self, vocab):
+        import numpy
         from spacy.pipeline import Sentencizer
 
         strings = vocab.strings
@@ -229,6 +270,11 @@ class _Hashes:
         self.openers = frozenset(strings.add(ch) for ch in _OPENING_QUOTES)
         self.straight = frozenset(strings.add(ch) for ch in _STRAIGHT_QUOTES)
         self.in_names = frozenset(strings.add(ch) for ch in "!?")
+        self.enders_are_punct = all(vocab[ch].is_punct for ch in Sentencizer.default_punct_chars)
+        self.arrays = {
+            name: numpy.array(sorted(getattr(self, name)), dtype=numpy.uint64)
+            for name in ("enders", "openers", "straight", "in_names")
+        }
 
     @classmethod
     def of(cls, vocab) -> "_Hashes":
@@ -238,85 +284,155 @@ class _Hashes:
         return cls._cache[key]
 
 
-def _split_paragraph(
-    doc: "Doc",
-    offset: int,
+def _member(values, table):
+    """Which of ``values`` are in the sorted array ``table`` (``numpy.isin`` is far slower on
+    hashes: it sorts both arrays, or builds a table as wide as their range)."""
+    import numpy
+
+    found = numpy.searchsorted(table, values)
+    numpy.minimum(found, len(table) - 1, out=found)
+    return table[found] == values
+
+
+def _split_articles(
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    whole: Sequence[frozenset[int]],
+    docs: "Sequence[Doc]",
+    hashes: _Hashes,
     matcher: "Callable[[Doc], list[tuple[int, int, str]]] | None" = None,
-    text: str | None = None,
-    hashes: "_Hashes | None" = None,
-    whole: bool = False,
-) -> list[SegmentedSentence]:
-    """Sentences of one paragraph Doc, with article offsets (one sentence when ``whole``).
+) -> list[list[SegmentedSentence]]:
+    """Sentences of each article from its paragraph Docs: ``docs`` are the paragraphs of all the
+    articles in order, ``spans[a][p]`` the place of article ``a``'s paragraph ``p`` in its text,
+    ``whole[a]`` the paragraphs of article ``a`` that are one sentence each.
 
     The rule is spaCy's sentencizer's (a sentence ends after a token in its punctuation list,
-    once a token follows that is not punctuation), applied in one pass over ``Doc.to_array``
-    columns so no spaCy ``Token`` object is made; whitespace tokens are skipped; an opening quote
-    after a sentence end starts the next sentence; ``U.S.`` + a capitalised function word ends one;
-    a ``!``/``?`` that may belong to a name does not end one (:func:`_continues_name`).
+    once a token follows that is not punctuation) with the fixes described in the module's
+    docstring. It runs on the ``Doc.to_array`` columns of all the paragraphs at once with numpy:
+    a word (not whitespace, not punctuation, not a sentence end) is a candidate start when a
+    sentence end lies between it and the previous word of its paragraph. Python looks only at
+    the candidates (about one per sentence), and closely only at those after a ``!``/``?`` that
+    may belong to a name (:func:`_continues_name`) or behind an opening quote (moved back over
+    it, which depends on the start found before). The sentences' token offsets are computed as
+    arrays too: no spaCy ``Token`` object and no Python step per token.
     """
+    import numpy
     from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, ORTH
 
-    n = len(doc)
-    if n == 0:
-        return []
-    if text is None:
-        text = doc.text
-    if hashes is None:
-        hashes = _Hashes.of(doc.vocab)
-    idx, lengths, space, punct, orth = doc.to_array([IDX, LENGTH, IS_SPACE, IS_PUNCT, ORTH]).T.tolist()
-    enders, openers, straight, in_names = hashes.enders, hashes.openers, hashes.straight, hashes.in_names
-    starts: list[int] = []
-    seen_end = False
-    last_end = -1
-    for i in range(0 if whole else n):
-        if space[i]:
-            continue
-        o = orth[i]
-        if seen_end and not punct[i] and o not in enders:
-            if orth[last_end] in in_names and _continues_name(text, idx, lengths, space, last_end, i):
-                seen_end = False
-                continue
-            # move back over opening quotes that belong to this sentence
-            k = i
-            while k - 1 > previous_word_floor(starts) and orth[k - 1] in openers and not space[k - 1] and (
-                orth[k - 1] not in straight or idx[k - 1] > idx[k - 2] + lengths[k - 2]
+    results: list[list[SegmentedSentence]] = [[] for _ in texts]
+    sizes = [len(doc) for doc in docs]
+    total = sum(sizes)
+    if total == 0:
+        return results
+    columns = [IDX, LENGTH, IS_SPACE, IS_PUNCT, ORTH]
+    table = numpy.concatenate([doc.to_array(columns) for doc in docs])
+    size_array = numpy.array(sizes, dtype=numpy.int64)
+    paragraph_article = [number for number, article in enumerate(spans) for _ in article]
+    paragraph_start = [a for article in spans for a, _ in article]
+    paragraph_end = [b for article in spans for _, b in article]
+    paragraph_whole = [p in chosen for article, chosen in zip(spans, whole) for p in range(len(article))]
+    first_token = numpy.zeros(len(docs) + 1, dtype=numpy.int64)
+    numpy.cumsum(size_array, out=first_token[1:])
+    first_list = first_token.tolist()
+    # article offsets of each token
+    begin = table[:, 0].astype(numpy.int64) + numpy.repeat(numpy.array(paragraph_start, dtype=numpy.int64), size_array)
+    end = begin + table[:, 1].astype(numpy.int64)
+    space = table[:, 2].astype(bool)
+    orth = table[:, 4]
+    punct = table[:, 3].astype(bool)
+    if hashes.enders_are_punct:  # look up only the punctuation tokens
+        ender = numpy.zeros(total, dtype=bool)
+        ender[punct] = _member(orth[punct], hashes.arrays["enders"])
+    else:
+        ender = _member(orth, hashes.arrays["enders"])
+    word = ~space & ~punct & ~ender
+    positions = numpy.arange(total, dtype=numpy.int64)
+    # the previous word of each token, never before its paragraph (-1 + its first token)
+    previous_word = numpy.empty(total, dtype=numpy.int64)
+    previous_word[0] = -1
+    numpy.maximum.accumulate(numpy.where(word, positions, -1)[:-1], out=previous_word[1:])
+    numpy.maximum(previous_word, numpy.repeat(first_token[:-1] - 1, size_array), out=previous_word)
+    ends_before = numpy.zeros(total + 1, dtype=numpy.int64)  # sentence ends among tokens [0, i)
+    numpy.cumsum(ender, out=ends_before[1:])
+    candidate = word & (ends_before[:-1] > ends_before[previous_word + 1])
+    for number, unsplit in enumerate(paragraph_whole):
+        if unsplit:
+            candidate[first_list[number] : first_list[number + 1]] = False
+    candidates = numpy.flatnonzero(candidate)
+
+    boundary = numpy.zeros(total, dtype=bool)
+    boundary[first_token[:-1][size_array > 0]] = True
+    if len(candidates):
+        last_end = numpy.maximum.accumulate(numpy.where(ender, positions, -1))[candidates]
+        maybe_name = _member(orth[last_end], hashes.arrays["in_names"])
+        # an opening quote glued to the word before it (a straight one only after a gap)
+        behind = candidates - 1
+        quote = _member(orth[behind], hashes.arrays["openers"]) & ~space[behind]
+        straight = _member(orth, hashes.arrays["straight"])
+        simple = ~maybe_name & ~quote
+        boundary[candidates[simple]] = True
+        if not simple.all():
+            # the rest in order, each knowing the start found before it in its paragraph
+            paragraph_of = numpy.searchsorted(first_token, candidates, side="right") - 1
+            floor = -1
+            paragraph = -1
+            for i, bang, is_simple, number, check_name in zip(
+                candidates.tolist(), last_end.tolist(), simple.tolist(), paragraph_of.tolist(), maybe_name.tolist()
             ):
-                k -= 1
-            starts.append(k)
-            seen_end = False
-        elif o in enders:
-            seen_end = True
-            last_end = i
-    if "." in text and not whole:
-        for match in _ABBREVIATION_BREAK.finditer(text):
-            if match.group(1).lower() in _FUNCTION_WORDS:
-                position = bisect.bisect_left(idx, match.start(1))
-                if position < n and idx[position] == match.start(1):
-                    starts.append(position)
-    bounds = sorted(set(b for b in starts if 0 < b < n))
-    with_patterns = matcher is not None
-    matches = matcher(doc) if with_patterns else []
-    any_space = 1 in space
-    token_ends = [i + length for i, length in zip(idx, lengths)]
-    sentences = []
-    for a, b in zip([0, *bounds], [*bounds, n]):
-        if any_space:
-            words = [i for i in range(a, b) if not space[i]]
-            if not words:
+                if number != paragraph:
+                    paragraph, floor = number, first_list[number]  # never back past the paragraph's start
+                if is_simple:
+                    floor = i
+                    continue
+                text = texts[paragraph_article[number]]
+                if check_name and _continues_name(text, begin, end, space, first_list[number], bang, i):
+                    continue
+                k = i  # move back over opening quotes that belong to this sentence
+                while k - 1 > floor and int(orth[k - 1]) in hashes.openers and not space[k - 1] and (
+                    not straight[k - 1] or begin[k - 1] > end[k - 2]
+                ):
+                    k -= 1
+                floor = k  # nor past the previous sentence's start
+                boundary[k] = True
+    # "U.S. The": one scan of each article's text. A match whose word opens the next paragraph
+    # (its "U.S." ends the one before) marks that paragraph's first token, a boundary already.
+    first_paragraph = 0
+    for number, (text, article) in enumerate(zip(texts, spans)):
+        paragraph_lo = first_paragraph
+        first_paragraph += len(article)
+        for at in _abbreviation_breaks(text):
+            paragraph = bisect.bisect_right(paragraph_start, at, paragraph_lo, first_paragraph) - 1
+            if paragraph < paragraph_lo or paragraph_whole[paragraph] or at >= paragraph_end[paragraph]:
                 continue
-            starts_here = [idx[i] for i in words]
-            ends_here = [token_ends[i] for i in words]
-        else:
-            starts_here = idx[a:b]
-            ends_here = token_ends[a:b]
-        start = starts_here[0]
-        end = ends_here[-1]
-        flat = tuple([value - start for pair in zip(starts_here, ends_here) for value in pair])
+            lo, hi = first_list[paragraph], first_list[paragraph + 1]
+            position = lo + int(numpy.searchsorted(begin[lo:hi], at))
+            if position < hi and begin[position] == at:
+                boundary[position] = True
+
+    # sentences: the runs between boundaries, without their whitespace tokens
+    kept = numpy.flatnonzero(~space)
+    sentence_of = numpy.cumsum(boundary)[kept]
+    kept_begin, kept_end = begin[kept], end[kept]
+    opens = numpy.flatnonzero(numpy.concatenate(([True], sentence_of[1:] != sentence_of[:-1])))
+    lengths = numpy.diff(numpy.append(opens, len(kept)))
+    sentence_start = kept_begin[opens]
+    own_start = numpy.repeat(sentence_start, lengths)
+    flat = numpy.empty(2 * len(kept), dtype=numpy.int64)
+    flat[0::2] = kept_begin - own_start
+    flat[1::2] = kept_end - own_start
+    offsets = flat.tolist()
+    cuts = (2 * opens).tolist() + [len(offsets)]
+    starts, stops = sentence_start.tolist(), kept_end[opens + lengths - 1].tolist()
+    sentence_paragraph = (numpy.searchsorted(first_token, kept[opens], side="right") - 1).tolist()
+    matches = [matcher(doc) if len(doc) else [] for doc in docs] if matcher is not None else None
+    for j, (s, e, number) in enumerate(zip(starts, stops, sentence_paragraph)):
         found = None
-        if with_patterns:
-            found = tuple((x - start, y - start, label) for x, y, label in matches if start <= x and y <= end)
-        sentences.append(SegmentedSentence(offset + start, offset + end, flat, found))
-    return sentences
+        if matches is not None:
+            shift = paragraph_start[number]
+            x0, y0 = s - shift, e - shift  # paragraph offsets, as the matcher gives them
+            found = tuple((x - x0, y - x0, label) for x, y, label in matches[number] if x0 <= x and y <= y0)
+        results[paragraph_article[number]].append(SegmentedSentence(s, e, tuple(offsets[cuts[j] : cuts[j + 1]]), found))
+    return results
 
 
 _FUNCTION_WORDS = frozenset(
@@ -334,8 +450,10 @@ _SENTENCE_OPENERS = _FUNCTION_WORDS | frozenset(
 """Words that open a sentence and cannot continue a name: after ``Yahoo!`` they start a new one."""
 
 
-def _continues_name(text: str, idx: list[int], lengths: list[int], space: list[int], bang: int, nxt: int) -> bool:
-    """Whether the word at ``nxt`` continues the sentence across the ``!``/``?`` at ``bang``.
+def _continues_name(text: str, begin: list[int], end: list[int], space: list[bool], first: int, bang: int, nxt: int) -> bool:
+    """Whether the word at ``nxt`` continues the sentence across the ``!``/``?`` at ``bang``
+    (token indices; ``begin``/``end`` are the tokens' offsets in ``text``, ``first`` the index of
+    the paragraph's first token).
 
     Only when the mark is the token right before the word (no closing quote or bracket between):
     a lowercase word continues ("Jeopardy! host", "Yahoo! reported"); a capitalised word continues
@@ -347,13 +465,12 @@ def _continues_name(text: str, idx: list[int], lengths: list[int], space: list[i
         k -= 1
     if k != bang:
         return False
-    first = text[idx[nxt]]
-    if first.islower():
+    initial = text[begin[nxt]]
+    if initial.islower():
         return True
-    if not first.isupper() or bang == 0:
+    if not initial.isupper() or bang == first:
         return False
     before = bang - 1
-    if space[before] or idx[before] + lengths[before] != idx[bang] or not text[idx[before]].isupper():
+    if space[before] or end[before] != begin[bang] or not text[begin[before]].isupper():
         return False
-    word = text[idx[nxt] : idx[nxt] + lengths[nxt]]
-    return word.lower() not in _SENTENCE_OPENERS
+    return text[begin[nxt] : end[nxt]].lower() not in _SENTENCE_OPENERS
