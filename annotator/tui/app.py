@@ -15,6 +15,8 @@ the active suggestion source.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from array import array
@@ -152,7 +154,7 @@ class AnnotatorApp(PromptKeys, App[None]):
         # spaCy and the model are loaded in a child process: this one stays small and responsive.
         from ..suggest_process import SubprocessSuggester
 
-        return SubprocessSuggester(self.scheme.path)
+        return in_background_priority(lambda: SubprocessSuggester(self.scheme.path))
 
     @property
     def suggests_on_the_fly(self) -> bool:
@@ -458,6 +460,42 @@ class AnnotatorApp(PromptKeys, App[None]):
         screen = self._live_screen()
         if screen is not None:
             screen.say(message.problem)
+
+
+SUGGESTER_NICENESS = 10
+"""How much lower the suggestion process's CPU priority is than the screen's (``nice`` increment)."""
+
+
+def in_background_priority(start: Callable[[], Any]) -> Any:
+    """``start()`` run in a helper thread whose CPU priority is lowered first, so that a child
+    process it starts (the suggester: spaCy loading and running the model on the sentences ahead)
+    inherits the lower priority and never takes a core from the screen's key handling.
+
+    On Linux the nice value belongs to a thread and a forked child inherits its thread's; the
+    screen's own threads keep theirs. Elsewhere (or when the priority cannot be changed) ``start``
+    runs as it is.
+    """
+    if not sys.platform.startswith("linux"):
+        return start()
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SUGGESTER_NICENESS)
+        except OSError:
+            pass
+        try:
+            outcome.append((True, start()))
+        except BaseException as exc:  # handed back to the caller's thread
+            outcome.append((False, exc))
+
+    helper = threading.Thread(target=run, name="suggester-start", daemon=True)
+    helper.start()
+    helper.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _kept_spans(row: Suggestion) -> Suggestion:

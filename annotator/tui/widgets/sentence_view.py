@@ -458,6 +458,9 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         self._drag_from: int | None = None
         self._rendered_base: Style | None = None
         self._sentence_scroll_pending = False
+        self._row_strips: dict[tuple, Strip] = {}
+        """The current sentence's row strips by their pieces (text, style), reused by the next layout."""
+        self._row_strips_base: tuple | None = None
         self.drawn_relations = 0
         """How many relations have an arc in the current layout (the rest are only listed)."""
 
@@ -531,16 +534,27 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         lines = list(above)
         first = len(lines)
         hits: dict[int, list[tuple[int, int, tuple]]] = {}
+        # A row whose pieces are as before keeps its Strip (a cursor move changes one or two rows):
+        # no segments built, and the repaint below skips it at the identity check.
+        strips = self._row_strips if self._row_strips_base == (base, width) else {}
+        fresh: dict[tuple, Strip] = {}
         for r, row in enumerate(layout.rows):
-            segments = [Segment(GUTTER, base + GUTTER_STYLE)]
+            key = tuple((piece.text, piece.style) for piece in row)
+            strip = strips.get(key) or fresh.get(key)
+            if strip is None:
+                segments = [Segment(GUTTER, base + GUTTER_STYLE)]
+                segments += [Segment(piece.text, base + piece.style) for piece in row]
+                strip = Strip(segments)
+            fresh[key] = strip
+            lines.append(strip)
             x = gutter
             for piece in row:
-                segments.append(Segment(piece.text, base + piece.style))
                 w = cell_len(piece.text)
                 if piece.target is not None:
                     hits.setdefault(first + r, []).append((x, x + w, piece.target))
                 x += w
-            lines.append(Strip(segments))
+        self._row_strips = fresh
+        self._row_strips_base = (base, width)
         lines.extend(below)
         previous = self._lines
         self._lines = lines
