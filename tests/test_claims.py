@@ -200,3 +200,20 @@ async def test_with_overlap_all_the_screen_walks_in_document_order(routed_db, sc
         assert bob.annotate_screen.position == 2
     with Store(routed_db) as store:
         assert store.claims("plain") == {}
+
+
+@sync
+async def test_a_draft_on_a_sentence_someone_else_holds_now_is_not_reopened(routed_db, scheme):
+    with Store(routed_db) as store:
+        store.save_draft(store.sentence_at("plain", 3).sentence, "alice", (), ())
+        assert store.claim("plain", "bob", 3)
+    alice = plain_app(routed_db, scheme, "alice")
+    async with alice.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert alice.annotate_screen.position == 1
+    with Store(routed_db) as store:
+        store.release_claim("plain", "bob")
+    alice = plain_app(routed_db, scheme, "alice")
+    async with alice.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert alice.annotate_screen.position == 3  # free again: her draft is where she resumes

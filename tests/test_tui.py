@@ -1035,3 +1035,34 @@ async def test_a_draft_with_a_span_inside_a_token_comes_back(db, scheme):
         await pilot.press("a")
     sentence, decision = current(db, 9)
     assert spans_of(sentence, decision) == [("U.S.", "GPE")] and decision.tokens is not None
+
+
+@sync
+async def test_reopening_starts_at_the_sentence_left_with_a_draft(db, scheme):
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.position == 1
+        await pilot.press("a", "a", "a")  # 1-3 decided, now on 4
+        assert screen.position == 4
+        await go_to_token(pilot, screen, token_index(screen.sentence, "CNN"))
+        await pilot.press("d")  # an edit, not accepted
+        edited = shown(screen.editor)
+        await pilot.press("q", "q")
+        await pilot.pause()
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert screen.position == 4 and shown(screen.editor) == edited  # also the first undecided: see 8 below
+        assert "draft restored" in str(screen.query_one("#status").render())
+        await pilot.press("a")  # the draft becomes the decision
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+    with Store(db) as store:
+        assert store.last_draft_position("demo", ANNOTATOR) is None
+        sentence = store.sentence_at("demo", 8).sentence
+        store.save_draft(sentence, ANNOTATOR, (), ())  # a draft further on, first undecided still 5
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.screen.position == 8

@@ -984,6 +984,15 @@ class Store:
                  sentence.id),
             )
 
+    def last_draft_position(self, dataset: str, annotator: str) -> int | None:
+        """Position of the sentence whose draft the annotator edited last in the dataset, or None."""
+        row = self._one(
+            "SELECT s.position FROM drafts d JOIN sentences s ON s.id = d.sentence_id"
+            " WHERE d.dataset_id = ? AND d.annotator = ? ORDER BY d.updated_at DESC, s.position DESC LIMIT 1",
+            (self._dataset_id(dataset), annotator),
+        )
+        return None if row is None else int(row[0])
+
     def draft(self, sentence_id: int, annotator: str) -> tuple[tuple[Span, ...], tuple[Relation, ...]] | None:
         """The annotator's draft of the sentence as (spans, relations), or None."""
         row = self._one(

@@ -210,6 +210,8 @@ class AnnotateScreen(Screen):
         start = self.context.navigation.start
         message = ""
         if start is None:
+            start = self._draft_to_resume()
+        if start is None:
             start = self._hand_out(0)
             if start is None:
                 start = self.count
@@ -765,6 +767,18 @@ class AnnotateScreen(Screen):
                 return position  # the claim cannot be written (the database stayed locked): unclaimed
             after = position
         return None
+
+    def _draft_to_resume(self) -> int | None:
+        """Where the annotator left edits unsaved (the draft edited last), to open there; with
+        routing only if it can be claimed again (else someone else has it now)."""
+        store, dataset, annotator = self.context.store, self.context.dataset, self.context.annotator
+        position = store.last_draft_position(dataset, annotator)
+        if position is None or not self._routed:
+            return position
+        try:
+            return position if store.claim(dataset, annotator, position) else None
+        except AnnotatorError:
+            return position
 
     def _undecided_from(self, start: int):
         """Undecided sentences with room from ``start`` on, then from the top (each at most twice)."""
