@@ -274,10 +274,8 @@ class Preannotator:
                 pending.append(sentence)
                 yield sentence.text
 
-        for doc in self.nlp.pipe(texts(), batch_size=batch_size, n_process=n_process):
-            sentence = pending.popleft()
-            ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-            yield self._finish(sentence, ents)
+        for ents in entity_pipe(self.nlp, texts(), batch_size, n_process):
+            yield self._finish(pending.popleft(), ents)
 
     def _finish(self, sentence: SentenceInput, ents: list[tuple[int, int, str]]) -> tuple[list[Span], list[Relation]]:
         matches = sentence.pattern_matches if sentence.pattern_matches is not None else self._match_patterns(sentence.text)
@@ -308,6 +306,58 @@ class Preannotator:
         if self.scheme.entity("PERSON") is not None and self.scheme.entity("ROLE") is not None:
             spans = resolve_suggestions(spans + names_after_roles(text, tokens, spans), self.scheme.allow_overlaps)
         return spans
+
+
+Entities = list[tuple[int, int, str]]
+"""A text's entities: ``(start_char, end_char, label)``."""
+
+_WORKER_NLP = None  # the pipeline of an entity_pipe worker process
+
+
+def entity_pipe(nlp, texts: Iterable[str], batch_size: int = 256, n_process: int = 1) -> Iterator[Entities]:
+    """The entities of each text, in order, from ``nlp.pipe``.
+
+    With ``n_process`` > 1 (and processes started by fork) the batches go to a pool of forked
+    processes that run ``nlp.pipe`` and send back only the entities. ``nlp.pipe(n_process=)``
+    sends back every whole ``Doc`` as bytes instead, and decoding those (``Doc.from_bytes``:
+    msgpack, whose ``unpackb`` looks its decoders up through the installed packages' entry points
+    on every call) keeps the writing process as busy as a third worker on the CPUs the two
+    workers need. Elsewhere (spawn) ``nlp.pipe(n_process=)`` is used as it is.
+    """
+    import multiprocessing
+
+    if n_process <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for doc in nlp.pipe(texts, batch_size=batch_size, n_process=n_process):
+            yield [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+        return
+    from itertools import islice
+
+    def batches() -> Iterator[list[str]]:
+        stream = iter(texts)
+        while batch := list(islice(stream, batch_size)):
+            yield batch
+
+    # forked: the workers share the loaded pipeline, nothing is pickled but texts and entities
+    pool = multiprocessing.get_context("fork").Pool(n_process, initializer=_set_worker_pipeline, initargs=(nlp,))
+    try:
+        for found in pool.imap(_batch_entities, batches()):
+            yield from found
+    except BaseException:  # an error, or the consumer stopped early (GeneratorExit)
+        pool.terminate()
+        pool.join()
+        raise
+    pool.close()
+    pool.join()
+
+
+def _set_worker_pipeline(nlp) -> None:
+    global _WORKER_NLP
+    _WORKER_NLP = nlp
+
+
+def _batch_entities(texts: list[str]) -> list[Entities]:
+    """In a worker: the entities of a batch of texts."""
+    return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in _WORKER_NLP.pipe(texts, batch_size=len(texts))]
 
 
 class TokenIndex:
