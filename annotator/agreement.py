@@ -578,8 +578,11 @@ def token_labels(spans: Iterable[Span], n_tokens: int) -> dict[int, str]:
 def _token_labels(spans: Sequence[tuple], n_tokens: int) -> dict[int, str]:
     """:func:`token_labels` of spans as plain tuples ``(start, end, label, token_start, token_end, ...)``."""
     if len(spans) > 1:
+        labels = _disjoint_token_labels(spans, n_tokens)
+        if labels is not None:
+            return labels
         spans = sorted(spans, key=_longest_first)
-    labels: dict[int, str] = {}
+    labels = {}
     for span in spans:
         first, last = span[3], span[4]
         if not 0 <= first <= last < n_tokens:
@@ -593,6 +596,27 @@ def _token_labels(spans: Sequence[tuple], n_tokens: int) -> dict[int, str]:
             for index in range(first, last + 1):
                 labels.setdefault(index, label)
     return labels
+
+
+def _disjoint_token_labels(spans: Sequence[tuple], n_tokens: int) -> dict[int, str] | None:
+    """The token labels of spans whose token ranges do not overlap (no rule to apply, so no sort);
+    ``None`` when two ranges share a token or a range is outside the sentence (then the caller
+    applies the overlap rule, or raises its error)."""
+    labels: dict[int, str] = {}
+    covered = 0
+    for span in spans:
+        first, last = span[3], span[4]
+        if not 0 <= first <= last < n_tokens:
+            return None
+        if first == last:
+            labels[first] = span[2]
+            covered += 1
+        else:
+            label = span[2]
+            for index in range(first, last + 1):
+                labels[index] = label
+            covered += last - first + 1
+    return labels if len(labels) == covered else None
 
 
 def _longest_first(span: tuple) -> tuple:
@@ -697,26 +721,61 @@ class _PairTotals:
         self.relations: dict[str, list[int]] = {}
         self.relation_pairs = [0, 0, 0]
 
-    def add_accepted(self, a: _Version, b: _Version, n_tokens: int) -> None:
+    def add_accepted(self, a: _Version, b: _Version, n_tokens: int) -> int:
+        """Count one sentence both accepted; returns how many of its tokens the two label alike."""
         self.accepted += 1
-        # spans
-        if a.spans == b.spans:
+        # spans: counted per label from the label counts and the spans only one of the two has.
+        # The spans of a label both gave alike all match themselves in the greedy overlap matching
+        # (a span's largest overlap is with itself), so the matching runs only on the labels whose
+        # spans differ.
+        exact, overlap = self.exact, self.overlap
+        spans_a, spans_b = a.spans, b.spans
+        if spans_a == spans_b:
             for label, count in a.span_labels.items():
-                _bump(self.exact, label, 0, count)
-                _bump(self.overlap, label, 0, count)
+                row = exact.get(label)
+                if row is None:
+                    row = exact[label] = [0, 0, 0]
+                row[0] += count
+                row = overlap.get(label)
+                if row is None:
+                    row = overlap[label] = [0, 0, 0]
+                row[0] += count
         else:
-            _add_set_counts(self.exact, a.spans, b.spans)
-            overlap = self.overlap
+            only_a = spans_a - spans_b
+            only_b = spans_b - spans_a
+            differ = {key[2] for key in only_a}
+            differ.update([key[2] for key in only_b])
             for label, count in a.span_labels.items():
-                _bump(overlap, label, 2, count)
+                row = exact.get(label)
+                if row is None:
+                    row = exact[label] = [0, 0, 0]
+                row[0] += count
+                row = overlap.get(label)
+                if row is None:
+                    row = overlap[label] = [0, 0, 0]
+                row[2 if label in differ else 0] += count
+            for key in only_a:
+                row = exact[key[2]]
+                row[0] -= 1
+                row[2] += 1
+            for key in only_b:
+                row = exact.get(key[2])
+                if row is None:
+                    row = exact[key[2]] = [0, 0, 0]
+                row[1] += 1
             for label, count in b.span_labels.items():
-                _bump(overlap, label, 1, count)
-            for (_, _, label), _ in overlap_matches(a.spans, b.spans):
+                if label in differ:
+                    row = overlap.get(label)
+                    if row is None:
+                        row = overlap[label] = [0, 0, 0]
+                    row[1] += count
+            matches = overlap_matches([key for key in spans_a if key[2] in differ], [key for key in spans_b if key[2] in differ])
+            for (_, _, label), _ in matches:
                 row = overlap[label]
                 row[0] += 1
                 row[1] -= 1
                 row[2] -= 1
-        # tokens
+        # tokens: the diagonal from the label counts, a loop only over the tokens the two label differently
         confusion = self.token_confusion
         labels_a, labels_b = a.tokens, b.tokens
         if a is b or labels_a == labels_b:
@@ -724,12 +783,24 @@ class _PairTotals:
                 key = (label, label)
                 confusion[key] = confusion.get(key, 0) + count
             covered = len(labels_a)
+            differing = 0
         else:
-            covered_tokens = labels_a.keys() | labels_b.keys()
-            for index in covered_tokens:
+            only_a = labels_a.items() - labels_b.items()  # (index, label) pairs: set operations in C
+            only_b = labels_b.items() - labels_a.items()
+            same = dict(a.token_counts)  # a's labels of the tokens both label alike
+            for _, label in only_a:
+                same[label] -= 1
+            for label, count in same.items():
+                if count:
+                    key = (label, label)
+                    confusion[key] = confusion.get(key, 0) + count
+            indices = {index for index, _ in only_a}
+            indices.update([index for index, _ in only_b])
+            for index in indices:
                 key = (labels_a.get(index, OUTSIDE), labels_b.get(index, OUTSIDE))
                 confusion[key] = confusion.get(key, 0) + 1
-            covered = len(covered_tokens)
+            differing = len(indices)
+            covered = len(labels_a) + len(labels_b.keys() - labels_a.keys())
         if n_tokens > covered:
             key = (OUTSIDE, OUTSIDE)
             confusion[key] = confusion.get(key, 0) + n_tokens - covered
@@ -742,6 +813,7 @@ class _PairTotals:
             totals[0] += common
             totals[1] += len(pairs_b) - common
             totals[2] += len(pairs_a) - common
+        return n_tokens - differing
 
 
 class _Unanimous:
@@ -828,35 +900,23 @@ class _MultiRaterTotals:
         """Sum over units of the squared count of each category in the unit."""
         self.categories: dict[str, int] = {}
 
-    def add(self, versions: list[_Version], n_tokens: int) -> None:
+    def add(self, versions: list[_Version], n_tokens: int, alike: int) -> None:
+        """Count one sentence these versions' annotators accepted.
+
+        ``alike``: summed over each two of the versions, the tokens both label alike (what
+        ``_PairTotals.add_accepted`` returns). A unit's sum of squared category counts is the number
+        of ordered pairs of raters that agree on it: ``raters`` + 2 × its agreeing unordered pairs.
+        """
         raters = len(versions)
         categories = self.categories
-        first = versions[0].tokens
-        if all(v.tokens == first for v in versions[1:]):
-            for label, count in versions[0].token_counts.items():
-                categories[label] = categories.get(label, 0) + raters * count
-            self.sum_of_squares += raters * raters * len(first)
-            covered = len(first)
-        else:
-            maps = [v.tokens for v in versions]
-            covered_tokens: set[int] = set()
-            for labels in maps:
-                covered_tokens.update(labels)
-            squares = 0
-            for index in covered_tokens:
-                unit: dict[str, int] = {}
-                for labels in maps:
-                    label = labels.get(index, OUTSIDE)
-                    unit[label] = unit.get(label, 0) + 1
-                for label, count in unit.items():
-                    categories[label] = categories.get(label, 0) + count
-                    squares += count * count
-            self.sum_of_squares += squares
-            covered = len(covered_tokens)
-        if n_tokens > covered:
-            rest = n_tokens - covered
-            categories[OUTSIDE] = categories.get(OUTSIDE, 0) + rest * raters
-            self.sum_of_squares += rest * raters * raters
+        outside = 0
+        for version in versions:
+            for label, count in version.token_counts.items():
+                categories[label] = categories.get(label, 0) + count
+            outside += n_tokens - len(version.tokens)
+        if outside:
+            categories[OUTSIDE] = categories.get(OUTSIDE, 0) + outside
+        self.sum_of_squares += raters * n_tokens + 2 * alike
         self.units += n_tokens
         self.sentences += 1
 
@@ -1026,6 +1086,7 @@ class _Agreement:
             unanimous.add(answer, version, n_tokens)
             return
         pairs = self.pairs
+        alike = 0  # tokens labelled alike, summed over the pairs that both accepted
         for i, a in enumerate(decided):
             answer_a = versions[a].answer
             version_a = accepted.get(a)
@@ -1039,13 +1100,13 @@ class _Agreement:
                 if version_a is not None:
                     version_b = accepted.get(b)
                     if version_b is not None:
-                        pair.add_accepted(version_a, version_b, n_tokens)
+                        alike += pair.add_accepted(version_a, version_b, n_tokens)
         if len(accepted) >= 2:
             group_key = tuple(accepted)
             group = self.groups.get(group_key)
             if group is None:
                 group = self.groups[group_key] = _MultiRaterTotals()
-            group.add(list(accepted.values()), n_tokens)
+            group.add(list(accepted.values()), n_tokens, alike)
 
     def _add_unanimous(self) -> None:
         """Add the sentences where everyone gave one version to each pair (and group) of them."""

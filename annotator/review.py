@@ -15,7 +15,7 @@ What "the same version" means
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from typing import Any, Collection, Iterable, Iterator, Mapping
 
 from annotator.agreement import SentenceVersions, paused_gc
@@ -186,14 +186,41 @@ def diff_spans(groups: Iterable[VersionGroup]) -> dict[tuple[str, ...], SpanDiff
     return result
 
 
-@dataclass(frozen=True, slots=True)
 class ReviewItem:
-    """A sentence to review: its versions and how they group."""
+    """A sentence to review: its versions and how they group.
+
+    Immutable, like a frozen dataclass: ``ReviewItem(sentence, groups, agreed)``. ``review_queue``
+    builds it from the sentence's grouped rows; ``groups`` (the :class:`VersionGroup`s with their
+    ``Span``s) is built when first read, so a queue of a whole dataset makes them only for the
+    sentences someone looks at.
+    """
+
+    __slots__ = ("sentence", "agreed", "_groups", "_members")
 
     sentence: SentenceVersions
-    groups: tuple[VersionGroup, ...]
     agreed: bool
     """True when every decided version is the same (a single group)."""
+
+    def __init__(self, sentence: SentenceVersions, groups: tuple[VersionGroup, ...], agreed: bool):
+        init = object.__setattr__
+        init(self, "sentence", sentence)
+        init(self, "agreed", agreed)
+        init(self, "_groups", groups)
+        init(self, "_members", None)
+
+    @classmethod
+    def _grouped(cls, sentence: SentenceVersions, members: dict[VersionKey, list[VersionRow]], agreed: bool) -> "ReviewItem":
+        item = cls(sentence, (), agreed)
+        object.__setattr__(item, "_members", members)
+        return item
+
+    @property
+    def groups(self) -> tuple[VersionGroup, ...]:
+        members = self._members
+        if members is not None:
+            object.__setattr__(self, "_groups", tuple(_groups(members)))
+            object.__setattr__(self, "_members", None)
+        return self._groups
 
     @property
     def sentence_id(self) -> int:
@@ -203,6 +230,25 @@ class ReviewItem:
     def n_versions(self) -> int:
         """How many annotators decided the sentence."""
         return sum(len(g.annotators) for g in self.groups)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.sentence, self.groups, self.agreed) == (other.sentence, other.groups, other.agreed)  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # the sentence's ``versions`` is a dict
+
+    def __repr__(self) -> str:
+        return f"ReviewItem(sentence={self.sentence!r}, groups={self.groups!r}, agreed={self.agreed!r})"
+
+    def __reduce__(self) -> tuple:
+        return (ReviewItem, (self.sentence, self.groups, self.agreed))
 
 
 def review_queue(
@@ -227,7 +273,7 @@ def review_queue(
             agreed = len(members) == 1
             if agreed and not include_agreed:
                 continue
-            yield ReviewItem(item, tuple(_groups(members)), agreed)
+            yield ReviewItem._grouped(item, members, agreed)
 
 
 def majority_merge(
