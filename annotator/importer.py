@@ -233,7 +233,7 @@ class ArticleImporter:
                 content_hash=digest,
                 source=article.source,
                 meta=meta,
-                sentences=[(s.start, s.end, s.offsets) for s in sents],
+                sentences=[(s.start, s.end, s.offsets_json or s.offsets) for s in sents],
                 suggestions=suggestions[i] or None,
             )
             counts.add(added)

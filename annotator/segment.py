@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from .model import Token
@@ -136,6 +136,9 @@ class SegmentedSentence:
     """Token offsets relative to the sentence, flat: ``(start0, end0, start1, end1, ...)``."""
     pattern_matches: tuple[tuple[int, int, str], ...] | None = None
     """``(start, end, label)`` pattern matches relative to the sentence, when patterns were given."""
+    offsets_json: str | None = field(default=None, compare=False, repr=False)
+    """``offsets`` as the store writes them (compact JSON, ``[0,3,4,9]``), made for a whole group
+    of sentences at once by :func:`_json_lists`; None when not made."""
 
     @property
     def tokens(self) -> tuple[Token, ...]:
@@ -422,6 +425,7 @@ def _split_articles(
     flat[1::2] = kept_end - own_start
     offsets = flat.tolist()
     cuts = (2 * opens).tolist() + [len(offsets)]
+    texts_json, json_cuts = _json_lists(flat, 2 * lengths)
     starts, stops = sentence_start.tolist(), kept_end[opens + lengths - 1].tolist()
     sentence_paragraph = (numpy.searchsorted(first_token, kept[opens], side="right") - 1).tolist()
     matches = [matcher(doc) if len(doc) else [] for doc in docs] if matcher is not None else None
@@ -431,8 +435,56 @@ def _split_articles(
             shift = paragraph_start[number]
             x0, y0 = s - shift, e - shift  # paragraph offsets, as the matcher gives them
             found = tuple((x - x0, y - x0, label) for x, y, label in matches[number] if x0 <= x and y <= y0)
-        results[paragraph_article[number]].append(SegmentedSentence(s, e, tuple(offsets[cuts[j] : cuts[j + 1]]), found))
+        results[paragraph_article[number]].append(SegmentedSentence(
+            s, e, tuple(offsets[cuts[j] : cuts[j + 1]]), found, texts_json[json_cuts[j] : json_cuts[j + 1]]
+        ))
     return results
+
+
+def _json_lists(values, counts) -> tuple[str, list[int]]:
+    """Non-negative integers ``values`` (a numpy array) cut into lists of ``counts`` items (each at least 1), written
+    as compact JSON lists (``[0,3,4,9]``, exactly what ``json.dumps(..., separators=(",", ":"))``
+    writes) one after the other in one string, and where each list starts in it (plus its end).
+
+    The digits are made with numpy, one pass per decimal place, so no Python ``int`` is formatted
+    one by one: each value is a lead character (``[`` first in its list, else ``,``) and its digits,
+    and each list ends with ``]``.
+    """
+    import numpy
+
+    values = numpy.asarray(values, dtype=numpy.int64)
+    counts = numpy.asarray(counts, dtype=numpy.int64)
+    digits = numpy.ones(len(values), dtype=numpy.int64)
+    power = 10
+    largest = int(values.max()) if len(values) else 0
+    while power <= largest:
+        digits += values >= power
+        power *= 10
+    list_of = numpy.repeat(numpy.arange(len(counts)), counts)
+    first = numpy.zeros(len(values), dtype=bool)
+    list_first = numpy.concatenate(([0], numpy.cumsum(counts)[:-1]))
+    first[list_first[counts > 0]] = True
+    # where each value's lead character goes: what comes before it, plus one "]" per list closed
+    widths = digits + 1
+    lead = numpy.concatenate(([0], numpy.cumsum(widths)[:-1])) + list_of
+    closed = numpy.cumsum(counts)  # values up to and including each list's last
+    size = int(widths.sum()) + len(counts)
+    out = numpy.empty(size, dtype=numpy.uint8)
+    out[lead] = numpy.where(first, ord("["), ord(","))
+    last_digit = lead + digits
+    remaining = values.copy()
+    place = 0
+    while True:
+        has = digits > place
+        if not has.any():
+            break
+        out[(last_digit - place)[has]] = ord("0") + remaining[has] % 10
+        remaining //= 10
+        place += 1
+    list_end = numpy.cumsum(widths)[closed[counts > 0] - 1] + numpy.flatnonzero(counts > 0)
+    out[list_end] = ord("]")
+    starts = numpy.concatenate(([0], list_end + 1))
+    return out.tobytes().decode("ascii"), starts.tolist()
 
 
 _FUNCTION_WORDS = frozenset(

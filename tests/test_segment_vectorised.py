@@ -26,6 +26,8 @@ from annotator.segment import (
     paragraphs,
 )
 
+from annotator.store.codec import encode_tokens
+
 from .conftest import SEED, shared_data
 
 SEGMENTER = Segmenter()
@@ -120,6 +122,8 @@ def assert_same(texts: list[str], segmenter: Segmenter = SEGMENTER) -> int:
     for text, got in zip(texts, segmenter.segment_many(texts), strict=True):
         want = reference_segment(segmenter, text)
         assert got == want, text[:200]
+        # the JSON written in bulk is what the store's codec writes for the offsets
+        assert [s.offsets_json for s in got] == [encode_tokens(list(s.offsets)) for s in want]
         compared += len(want)
     return compared
 

@@ -22,11 +22,14 @@ def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def encode_tokens(tokens: Sequence[Token] | Sequence[int]) -> str:
+def encode_tokens(tokens: Sequence[Token] | Sequence[int] | str) -> str:
     """Tokens as a flat JSON list ``[start0, end0, start1, end1, ...]`` (``ws`` follows from the text).
 
-    Already flat offsets (ints, as segmentation makes them) are written as they are.
+    Already flat offsets (ints, as segmentation makes them) are written as they are; so is that
+    JSON when segmentation wrote it already (a ``str``, ``SegmentedSentence.offsets_json``).
     """
+    if isinstance(tokens, str):
+        return tokens
     if tokens and isinstance(tokens[0], int):
         return dumps(list(tokens))
     flat: list[int] = []
