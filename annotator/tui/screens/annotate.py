@@ -24,7 +24,6 @@ from ...editing import Mode, SentenceEditor
 from ...errors import AnnotatorError
 from ...keymap import DEFAULT_KEYMAP, key_name
 from ...model import Decision, Relation, Sentence, Span
-from ...segment import paragraphs
 from ..widgets.label_bar import LabelBar
 from ..widgets.line_list import TextLine
 from ..widgets.prompt_bar import PromptBar
@@ -114,6 +113,18 @@ class SessionEntry:
 
 
 @dataclass
+class SentenceAhead:
+    """The sentence after the one shown, read (and, when undecided, given its editor) ahead."""
+
+    position: int
+    row: object
+    """The store's row of the sentence (sentences never change)."""
+    rows: list | None = None
+    """The suggestion rows the editor was made from (None: the sentence has a decision)."""
+    editor: SentenceEditor | None = None
+
+
+@dataclass
 class ArticleContext:
     """The sentences of one article (for context lines), and each one's paragraph number."""
 
@@ -176,6 +187,8 @@ class AnnotateScreen(Screen):
         self._suggest_requested_at: int | None = None
         self._status_text: str | None = None
         self._quit_armed = False
+        self._ahead: SentenceAhead | None = None
+        """The next sentence, prepared once this one is on screen (:meth:`_prepare_next`)."""
         self._draft_scheduled = False
         """True while a draft write is scheduled for after the next repaint (:meth:`_persist_draft`)."""
         self._bind_hotkeys()
@@ -229,6 +242,8 @@ class AnnotateScreen(Screen):
     def _paragraphs(self, article_id: int) -> dict[int, int]:
         context = self._article(article_id)
         if not context.paragraph_of and context.sentences:
+            from ...segment import paragraphs  # only for the paragraph view: not imported at start
+
             text = self.context.store.article(article_id).text
             bounds = list(paragraphs(text))
             number = 0
@@ -238,8 +253,8 @@ class AnnotateScreen(Screen):
                 context.paragraph_of[sentence.index] = number
         return context.paragraph_of
 
-    def _context_lines(self) -> tuple[list[str], list[str], str]:
-        sentence = self.sentence
+    def _context_lines(self, sentence: Sentence | None = None) -> tuple[list[str], list[str], str]:
+        sentence = sentence or self.sentence
         assert sentence is not None
         sentences = self._article(sentence.article_id).sentences
         mode = CONTEXT_MODES[self.context_mode]
@@ -270,7 +285,10 @@ class AnnotateScreen(Screen):
             self._sync_draft()  # an edit whose draft is not written yet (written after the repaint)
         if self.editor is not None and self.editor.is_dirty and self.position and restore is None:
             self.drafts[self.position] = content_of(self.editor)
-        row = self.context.store.sentence_at(self.context.dataset, position)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.position != position:
+            ahead = None
+        row = ahead.row if ahead is not None else self.context.store.sentence_at(self.context.dataset, position)
         if row is None:
             self.say(f"no sentence {position}")
             return False
@@ -282,10 +300,12 @@ class AnnotateScreen(Screen):
         if self.decision is not None and self.decision.answer is not None:
             base = SentenceEditor.from_decision(sentence.text, sentence.tokens, self.context.scheme, self.decision)
         else:
-            base = SentenceEditor.from_suggestions(
-                sentence.text, sentence.tokens, self.context.scheme, self.context.rows_for(sentence.id)
-            )
-            base.place_cursor(base.opening_cursor())
+            rows = self.context.rows_for(sentence.id)
+            if ahead is not None and ahead.editor is not None and ahead.rows == rows:
+                base = ahead.editor  # made from these same rows while the previous sentence was shown
+            else:
+                base = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.context.scheme, rows)
+                base.place_cursor(base.opening_cursor())
         self._baseline = content_of(base)
         stored = self._load_draft(sentence)
         self._stored_draft = None if stored is None else normalized(*stored)
@@ -316,7 +336,40 @@ class AnnotateScreen(Screen):
         self._sync_draft()
         self._refresh_header()
         self._maybe_request_suggestions()
+        self.call_after_refresh(self._prepare_next)
         return True
+
+    def _prepare_next(self) -> None:
+        """Once this sentence is on screen: read the next one and lay it out with its suggestions,
+        so that accepting this one mostly swaps (go_to checks that its suggestion rows are still
+        the same, and reads the decision and draft again)."""
+        position = self.position + 1
+        if not self.is_attached or self.sentence is None or position > self.count:
+            return
+        if self._ahead is not None and self._ahead.position == position:
+            return
+        if self.context.navigation.refusal is not None:
+            return
+        store = self.context.store
+        try:
+            row = store.sentence_at(self.context.dataset, position)
+            if row is None:
+                return
+            sentence = row.sentence
+            decision = store.current_decision(sentence.id, self.context.annotator)
+            if decision is not None and decision.answer is not None:
+                self._ahead = SentenceAhead(position, row)
+                return
+            rows = self.context.rows_for(sentence.id)
+        except AnnotatorError:
+            return  # read again when it is shown (go_to says what went wrong)
+        editor = SentenceEditor.from_suggestions(sentence.text, sentence.tokens, self.context.scheme, rows)
+        editor.place_cursor(editor.opening_cursor())
+        self._ahead = SentenceAhead(position, row, rows, editor)
+        before, after, note = self._context_lines(sentence)
+        self.query_one(SentenceView).prepare(editor, before, after, note)
+        self.query_one(SpanList).prepare(editor)
+        self.query_one(RelationList).prepare(editor)
 
     # -- drafts: the current sentence's unsaved edits, kept in the store ---------------------------
 

@@ -37,6 +37,8 @@ class LineList(ScrollView, can_focus=False):
         self._strips: list[Strip] = []
         self._rendered_width = 0
         self._rendered_style_key: object = None
+        self._prerendered: dict[int, tuple[Content, list[Strip]]] = {}
+        """Lines rendered ahead by :meth:`prerender` (for the sentence likely shown next)."""
 
     def render(self) -> Content:
         """The lines as one ``Content`` (what is shown, for reading it back)."""
@@ -56,12 +58,15 @@ class LineList(ScrollView, can_focus=False):
         style_key = (width, self.styles._cache_key)
         if style_key != self._rendered_style_key:
             self._rendered.clear()
+            self._prerendered.clear()
             self._rendered_style_key = style_key
         self._rendered_width = width
         rendered: dict[int, tuple[Content, list[Strip]]] = {}
         strips: list[Strip] = []
         for content in self._contents:
             kept = self._rendered.get(id(content))
+            if kept is None or kept[0] is not content:
+                kept = self._prerendered.get(id(content))
             if kept is None or kept[0] is not content:
                 kept = (content, Visual.to_strips(self, content, width, None, style))
             rendered[id(content)] = kept
@@ -75,6 +80,15 @@ class LineList(ScrollView, can_focus=False):
         for row in range(max(len(previous), len(strips))):
             if row >= len(previous) or row >= len(strips) or previous[row] is not strips[row]:
                 self.refresh_line(row)
+
+    def prerender(self, contents: Sequence[Content]) -> None:
+        """Render lines that a later :meth:`set_lines` is likely to show (kept until the next call)."""
+        width = self.content_width()
+        style = self.visual_style
+        if (width, self.styles._cache_key) != self._rendered_style_key:
+            self._prerendered = {}
+            return
+        self._prerendered = {id(c): (c, Visual.to_strips(self, c, width, None, style)) for c in contents}
 
     def on_resize(self, event: events.Resize) -> None:
         if self._contents and self.content_width() != self._rendered_width:

@@ -21,21 +21,39 @@ class RelationList(LineList):
         super().__init__(*args, **kwargs)
         self._editor: SentenceEditor | None = None
         self._shown: tuple | None = None
+        self._next: tuple[tuple | None, list[Content]] = (None, [])
+        """Signature and lines of the sentence :meth:`prepare` made ahead."""
 
     def on_resize(self, event: events.Resize) -> None:
         if self._editor is not None:
             self.show(self._editor)
 
-    def show(self, editor: SentenceEditor) -> None:
-        self._editor = editor
-        width = self.content_width()
-        signature = (
+    @staticmethod
+    def _signature(editor: SentenceEditor, width: int) -> tuple:
+        return (
             editor.text, editor.spans, editor.relations, editor.selected_relation, editor.mode,
             editor.pending_head, editor.pending_child, width,
         )
+
+    def show(self, editor: SentenceEditor) -> None:
+        self._editor = editor
+        width = self.content_width()
+        signature = self._signature(editor, width)
         if signature == self._shown:
             return
         self._shown = signature
+        prepared, self._next = self._next, (None, [])
+        # The lines made (and rendered) ahead by prepare(), when they are for this very state.
+        self.set_lines(prepared[1] if prepared[0] == signature else self._lines_of(editor, width))
+
+    def prepare(self, editor: SentenceEditor) -> None:
+        """Make and render the lines of a sentence likely shown next (while the screen is idle)."""
+        width = self.content_width()
+        lines = self._lines_of(editor, width)
+        self._next = (self._signature(editor, width), lines)
+        self.prerender(lines)
+
+    def _lines_of(self, editor: SentenceEditor, width: int) -> list[Content]:
         lines: list[Content] = []
         if editor.mode is not Mode.NORMAL and editor.pending_head is not None:
             child = editor.describe_span(editor.pending_child) if editor.pending_child else "?"
@@ -43,8 +61,7 @@ class RelationList(LineList):
                 Content.from_markup("[b reverse] new [/] $text", text=fit(f"{editor.describe_span(editor.pending_head)} → {child}", width - 6))
             )
         if not editor.relations and not lines:
-            self.set_lines([NO_RELATIONS])
-            return
+            return [NO_RELATIONS]
         for number, edit_relation in enumerate(editor.relations, start=1):
             rel = edit_relation.relation
             label = editor.scheme.relation(rel.label)
@@ -68,4 +85,4 @@ class RelationList(LineList):
             if rel == editor.selected_relation:
                 line = line.stylize("reverse")
             lines.append(line)
-        self.set_lines(lines)
+        return lines

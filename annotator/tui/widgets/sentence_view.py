@@ -395,6 +395,28 @@ def _place_label(lo: int, hi: int, size: int, width: int, anchors: set[int]) -> 
     return None, (lo, hi)
 
 
+@dataclass
+class _Laid:
+    """A sentence laid out to strips: what :meth:`SentenceView._relayout` installs."""
+
+    lines: list[Strip]
+    hits: dict[int, list[tuple[int, int, tuple]]]
+    first: int
+    rows: int
+    token_rows: dict[int, tuple[int, int, int]]
+    drawn_relations: int
+    row_strips: dict[tuple, Strip]
+    width: int
+    base: Style
+
+
+def _state(editor: SentenceEditor) -> tuple:
+    """What a layout of ``editor`` depends on besides its text (the editor replaces these objects
+    when they change; held here, their ids cannot be reused)."""
+    return (editor.tokens, editor.spans, editor.relations, editor.cursor, editor.selection, editor.mode,
+            editor.pending_head, editor.pending_child, editor.selected_relation)
+
+
 class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
     """The current sentence (editable, with arcs) between dimmed context sentences."""
 
@@ -461,6 +483,8 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         self._row_strips: dict[tuple, Strip] = {}
         """The current sentence's row strips by their pieces (text, style), reused by the next layout."""
         self._row_strips_base: tuple | None = None
+        self._prepared: tuple | None = None
+        """A sentence laid out ahead by :meth:`prepare` (used by :meth:`show` when it is still valid)."""
         self.drawn_relations = 0
         """How many relations have an arc in the current layout (the rest are only listed)."""
 
@@ -473,7 +497,16 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         self.after = list(after)
         self.note = note
         self._context_cache.clear()
-        self._relayout()
+        prepared, self._prepared = self._prepared, None
+        laid = None
+        if prepared is not None:
+            width, base = self._width(), self._base_style()
+            p_editor, p_state, p_width, p_base, p_before, p_after, p_note, context, p_laid = prepared
+            if (p_editor is editor and p_state == _state(editor) and (p_width, p_base) == (width, base)
+                    and (p_before, p_after, p_note) == (tuple(self.before), tuple(self.after), note)):
+                self._context_cache = {(width, p_before, p_after, p_note): context}
+                laid = p_laid
+        self._relayout(laid)
         # The new virtual size (and, at start, the widget's own size) takes effect at the next
         # layout: scroll now and again once it has.
         self._sentence_scroll_pending = True
@@ -497,50 +530,51 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
     def _context_strips(self, width: int) -> tuple[list[Strip], list[Strip]]:
         key = (width, tuple(self.before), tuple(self.after), self.note)
         cached = self._context_cache.get(key)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._render_context(width, self.before, self.after, self.note)
+            self._context_cache = {key: cached}
+        return cached
+
+    def _render_context(self, width: int, before: Sequence[str], after: Sequence[str], note: str) -> tuple[list[Strip], list[Strip]]:
         base = self._base_style()
         pad = " " * cell_len(GUTTER)
         inner = max(8, width - len(pad))
         above: list[Strip] = []
-        if self.note:
-            above.append(Strip([Segment(pad + self.note[:inner], base + CONTEXT_NOTE_STYLE)]))
-        for text in self.before:
+        if note:
+            above.append(Strip([Segment(pad + note[:inner], base + CONTEXT_NOTE_STYLE)]))
+        for text in before:
             for line in wrap_words(text, inner):
                 above.append(Strip([Segment(pad + line, base + CONTEXT_STYLE)]))
             above.append(Strip([]))
         below: list[Strip] = []
-        for text in self.after:
+        for text in after:
             below.append(Strip([]))
             for line in wrap_words(text, inner):
                 below.append(Strip([Segment(pad + line, base + CONTEXT_STYLE)]))
-        self._context_cache = {key: (above, below)}
         return above, below
 
-    def _relayout(self) -> None:
-        if self.editor is None:
-            self._lines = []
-            self.virtual_size = Size(self._width(), 0)
-            self.refresh()
-            return
+    def prepare(self, editor: SentenceEditor, before: Sequence[str], after: Sequence[str], note: str = "") -> None:
+        """Lay out a sentence that is likely shown next (done while the screen is idle): when
+        :meth:`show` gets this editor, unchanged, with the same context and width, it only swaps."""
         width = self._width()
-        self._layout_width = width
         base = self._base_style()
-        self._rendered_base = base
-        above, below = self._context_strips(width)
+        above, below = self._render_context(width, before, after, note)
+        laid = self._lay_out(editor, width, base, above, below, {})
+        self._prepared = (editor, _state(editor), width, base, tuple(before), tuple(after), note, (above, below), laid)
+
+    def _lay_out(self, editor: SentenceEditor, width: int, base: Style, above: list[Strip], below: list[Strip],
+                 reuse: dict[tuple, Strip]) -> "_Laid":
+        """The lines of ``editor``'s sentence between its context (strips of rows whose pieces are
+        in ``reuse`` are taken from there)."""
         gutter = cell_len(GUTTER)
-        layout = layout_sentence(self.editor, width - gutter)
-        self.drawn_relations = layout.drawn_relations
+        layout = layout_sentence(editor, width - gutter)
         lines = list(above)
         first = len(lines)
         hits: dict[int, list[tuple[int, int, tuple]]] = {}
-        # A row whose pieces are as before keeps its Strip (a cursor move changes one or two rows):
-        # no segments built, and the repaint below skips it at the identity check.
-        strips = self._row_strips if self._row_strips_base == (base, width) else {}
         fresh: dict[tuple, Strip] = {}
         for r, row in enumerate(layout.rows):
             key = tuple((piece.text, piece.style) for piece in row)
-            strip = strips.get(key) or fresh.get(key)
+            strip = reuse.get(key) or fresh.get(key)
             if strip is None:
                 segments = [Segment(GUTTER, base + GUTTER_STYLE)]
                 segments += [Segment(piece.text, base + piece.style) for piece in row]
@@ -553,15 +587,36 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
                 if piece.target is not None:
                     hits.setdefault(first + r, []).append((x, x + w, piece.target))
                 x += w
-        self._row_strips = fresh
-        self._row_strips_base = (base, width)
         lines.extend(below)
+        token_rows = {i: (first + r, gutter + x0, gutter + x1) for i, (r, x0, x1) in layout.token_rows.items()}
+        return _Laid(lines, hits, first, len(layout.rows), token_rows, layout.drawn_relations, fresh, width, base)
+
+    def _relayout(self, laid: "_Laid | None" = None) -> None:
+        if self.editor is None:
+            self._lines = []
+            self.virtual_size = Size(self._width(), 0)
+            self.refresh()
+            return
+        if laid is None:
+            width = self._width()
+            base = self._base_style()
+            above, below = self._context_strips(width)
+            # A row whose pieces are as before keeps its Strip (a cursor move changes one or two
+            # rows): no segments built, and the repaint below skips it at the identity check.
+            reuse = self._row_strips if self._row_strips_base == (base, width) else {}
+            laid = self._lay_out(self.editor, width, base, above, below, reuse)
+        width, base, lines = laid.width, laid.base, laid.lines
+        self._layout_width = width
+        self._rendered_base = base
+        self.drawn_relations = laid.drawn_relations
+        self._row_strips = laid.row_strips
+        self._row_strips_base = (base, width)
         previous = self._lines
         self._lines = lines
-        self._hits = hits
-        self._sentence_first_row = first
-        self._sentence_rows = len(layout.rows)
-        self._token_rows = {i: (first + r, gutter + x0, gutter + x1) for i, (r, x0, x1) in layout.token_rows.items()}
+        self._hits = laid.hits
+        self._sentence_first_row = laid.first
+        self._sentence_rows = laid.rows
+        self._token_rows = laid.token_rows
         size = Size(width, len(lines))
         if self.virtual_size != size:
             self._set_virtual_size(size)

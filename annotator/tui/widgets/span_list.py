@@ -46,6 +46,8 @@ class SpanList(LineList):
         self._shown: tuple | None = None
         self._line_cache: dict[tuple, Content] = {}
         self._line_cache_key: tuple | None = None
+        self._next_cache: tuple[tuple | None, dict[tuple, Content]] = (None, {})
+        """(text, width) and lines of the sentence :meth:`prepare` made ahead."""
 
     def _available(self) -> int:
         return self.content_width()
@@ -78,8 +80,28 @@ class SpanList(LineList):
         if not editor.spans:
             self.set_lines([NO_SPANS])
             return
-        cache = self._line_cache if self._line_cache_key == (editor.text, width) else {}
+        if self._line_cache_key == (editor.text, width):
+            cache = self._line_cache
+        elif self._next_cache[0] == (editor.text, width):
+            cache = self._next_cache[1]  # made by prepare() while the previous sentence was shown
+        else:
+            cache = {}
         self._line_cache_key = (editor.text, width)
+        lines, fresh = self._lines_of(editor, under, width, cache)
+        # This sentence's lines as made so far (a cursor move re-makes at most the two whose marker moved).
+        self._line_cache = {**cache, **fresh} if len(cache) < 64 else fresh
+        self.set_lines(lines)
+
+    def prepare(self, editor: SentenceEditor) -> None:
+        """Make and render the lines of a sentence likely shown next (while the screen is idle)."""
+        width = self._available()
+        if not editor.spans:
+            return
+        lines, fresh = self._lines_of(editor, editor.span_under_cursor(), width, {})
+        self._next_cache = ((editor.text, width), fresh)
+        self.prerender(lines)
+
+    def _lines_of(self, editor: SentenceEditor, under, width: int, cache: dict) -> tuple[list[Content], dict[tuple, Content]]:
         lines: list[Content] = []
         fresh: dict[tuple, Content] = {}
         for number, edit_span in enumerate(editor.spans, start=1):
@@ -90,9 +112,7 @@ class SpanList(LineList):
                 line = self._line(editor, number, edit_span, marked, width)
             fresh[key] = line
             lines.append(line)
-        # This sentence's lines as made so far (a cursor move re-makes at most the two whose marker moved).
-        self._line_cache = {**cache, **fresh} if len(cache) < 64 else fresh
-        self.set_lines(lines)
+        return lines, fresh
 
     @staticmethod
     def _line(editor: SentenceEditor, number: int, edit_span, marked: bool, width: int) -> Content:
