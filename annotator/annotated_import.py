@@ -649,11 +649,14 @@ def _join_for(segmented, spans: Sequence[Span], relations: Sequence[Relation], t
     return groups
 
 
+_UID_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+"""What ``json.dumps(payload, sort_keys=True, ensure_ascii=False)`` builds on every call."""
+
+
 def _decision_uid(dataset: str, digest: str, annotator: str, example: Example, spans, relations, gold: bool) -> str:
-    payload = json.dumps(
+    payload = _UID_ENCODER.encode(
         [dataset, digest, annotator, example.session, example.answer, example.timestamp, gold,
          [s.to_dict() for s in spans], [r.to_dict() for r in relations]],
-        sort_keys=True, ensure_ascii=False,
     )
     return "imp-" + hashlib.sha1(payload.encode("utf-8")).hexdigest()
 

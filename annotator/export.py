@@ -152,14 +152,19 @@ ARTICLES_ONE_BY_ONE = 256
 
 def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[tuple[Example, Sentence]]:
     """Examples (sentence-level) of the chosen decisions, in position order; each with the
-    decision's tokens (the sentence's, split where the decision split them)."""
+    decision's tokens (the sentence's, split where the decision split them). Read as plain rows
+    (``store.bulk.current_rows``: no ``Decision`` per row, tokens decoded in bulk)."""
+    from .store.bulk import current_rows
+
     titles: dict[int, str] = {}
     hashes: dict[int, str] = {}
     article_meta: dict[int, dict[str, Any]] = {}
-    for sentence, decision in store.current_decisions(plan.dataset, plan.annotators or None, gold=plan.gold):
+    for sentence, tokens, annotator, session, answer, spans, relations, created_at, gold, decision_meta in current_rows(
+        store, plan.dataset, plan.annotators or None, gold=plan.gold
+    ):
         if on_item:
             on_item()
-        if decision.answer not in plan.answers:
+        if answer not in plan.answers:
             continue
         if sentence.article_id not in titles:
             # the first articles one query each; past ARTICLES_ONE_BY_ONE, the dataset's articles in one
@@ -179,23 +184,23 @@ def collect_examples(store: Store, plan: ExportPlan, on_item=None) -> Iterator[t
             "title": titles[sentence.article_id],
             "sentence_index": sentence.index,
             "position": sentence.position,
-            "annotator": decision.annotator,
+            "annotator": annotator,
         }
-        if decision.gold:
+        if gold:
             meta["gold"] = True
-        if decision.meta.get("_prodigy"):
-            meta["_prodigy"] = decision.meta["_prodigy"]
+        if decision_meta.get("_prodigy"):
+            meta["_prodigy"] = decision_meta["_prodigy"]
         example = Example(
             text=sentence.text,
-            tokens=list(decision.tokens_of(sentence)),  # its own split tokens when a span cuts one
-            spans=list(decision.spans),
-            relations=list(decision.relations),
-            answer=decision.answer,
-            annotator=decision.annotator,
-            session=decision.session or decision.annotator,
-            timestamp=decision.created_at,
+            tokens=list(tokens),  # the decision's own split tokens when a span cuts one
+            spans=list(spans),
+            relations=list(relations),
+            answer=answer,
+            annotator=annotator,
+            session=session or annotator,
+            timestamp=created_at,
             meta=meta,
-            gold=decision.gold,
+            gold=gold,
         )
         yield example, sentence
 

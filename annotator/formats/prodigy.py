@@ -268,8 +268,8 @@ def record_from_example(example: Example, problems: list[str], where: str = "exa
     record["_input_hash"] = original.get("_input_hash", hashing.input_hash(text))
     record["_task_hash"] = original.get("_task_hash", hashing.task_hash(text, spans, relations, example.answer))
     record["tokens"] = [
-        {"text": text[token.start : token.end], "start": token.start, "end": token.end, "id": index, "ws": token.ws}
-        for index, token in enumerate(tokens)
+        {"text": text[start:end], "start": start, "end": end, "id": index, "ws": ws}
+        for index, (start, end, ws) in enumerate(tokens)
     ]
     record["spans"] = [span.to_dict() for span in spans]
     if relations:

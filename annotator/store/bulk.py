@@ -12,17 +12,19 @@ per-record methods write (``Store.add_article``, ``Store.add_imported_decisions`
   that has no decision there yet, so none supersedes another and no draft can exist; the
   ``current`` trigger fires per row as for any insert.
 
-``current_rows`` streams what an export reads (``Store.current_decisions``) as plain tuples, the
-JSON columns undecoded, so a writer can encode straight from them.
+``current_rows`` streams what an export reads (``Store.current_decisions``) as plain tuples, with
+no ``Decision`` per row and the tokens decoded without a Python call per token.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from itertools import repeat
 from typing import Any, Iterator, Sequence
 
-from ..model import Token
-from .codec import dumps, encode_relations, encode_spans, encode_split, encode_tokens
+from ..model import Sentence, Token
+from .codec import decode_relations, decode_spans, decode_split, dumps, encode_relations, encode_spans, encode_tokens
 from .queries import DecisionRecord, ImportCounts, Store, _annotator_filter
 
 _CHUNK = 500
@@ -121,17 +123,47 @@ class BulkImport:
         return cursor.rowcount  # summed over the rows; the trigger's rows in ``current`` are not counted
 
 
+def decode_token_offsets(text: str, data: str) -> tuple[Token, ...]:
+    """``codec.decode_tokens`` without a Python call per token: the ``Token`` tuples are made by
+    ``tuple.__new__`` over ``zip`` (what a named tuple's own constructor does), ``ws`` as
+    ``model.tokens_from_offsets`` derives it."""
+    flat = json.loads(data)
+    if not flat:
+        return ()
+    starts, ends = flat[0::2], flat[1::2]
+    following = starts[1:]
+    following.append(len(text))
+    ws = [after > end and text[end].isspace() for end, after in zip(ends, following)]
+    return tuple(map(tuple.__new__, repeat(Token), zip(starts, ends, ws)))
+
+
 def current_rows(store: Store, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False) -> Iterator[tuple]:
-    """The rows of ``Store.current_decisions`` as plain tuples, JSON undecoded: sentence id,
-    article id, index, position, text, tokens JSON, then the decision's annotator, session,
-    answer, spans JSON, relations JSON, created_at, gold, meta JSON, split_at (NULL: none)."""
+    """What ``Store.current_decisions`` reads, as plain tuples without ``Decision`` objects:
+    ``(sentence, tokens, annotator, session, answer, spans, relations, created_at, gold, meta)``
+    by sentence position then annotator; ``tokens`` are the decision's (its split, else the
+    sentence's), decoded once per sentence and split."""
     dataset_id = store._dataset_id(dataset)
     where, among = _annotator_filter(annotators)
-    yield from store.conn.execute(
-        "SELECT s.id, s.article_id, s.idx, s.position, s.text, s.tokens,"
+    cursor = store.conn.execute(
+        'SELECT s.id, s.article_id, s.idx, s.position, s.start, s."end", s.text, s.tokens,'
         " d.annotator, d.session, d.answer, d.spans, d.relations, d.created_at, d.gold, d.meta, d.split_at FROM current c"
         " JOIN sentences s ON s.id = c.sentence_id JOIN decisions d ON d.id = c.decision_id"
         f" WHERE c.dataset_id = ? AND c.gold = ? AND c.answer IS NOT NULL{where}"
         " ORDER BY s.position, c.annotator",
         [dataset_id, int(gold), *among],
     )
+    sentence = None
+    splits: dict[str, tuple[Token, ...]] = {}
+    for row in cursor:
+        if sentence is None or sentence.id != row[0]:  # rows of one sentence come together
+            sentence = Sentence(row[0], row[1], row[2], row[3], row[4], row[5], row[6], decode_token_offsets(row[6], row[7]))
+            splits = {}
+        split_at = row[16]
+        if split_at is None:
+            tokens = sentence.tokens
+        else:
+            if split_at not in splits:
+                splits[split_at] = decode_split(sentence.text, sentence.tokens, split_at)  # type: ignore[assignment]
+            tokens = splits[split_at]
+        yield (sentence, tokens, row[8], row[9], row[10], decode_spans(row[11]), decode_relations(row[12]), row[13],
+               bool(row[14]), json.loads(row[15]))
