@@ -68,6 +68,9 @@ _RelationKey = tuple[tuple[int, int], tuple[int, int], str]
 _PairKey = tuple[tuple[int, int], tuple[int, int]]
 
 
+_NO_VERSIONS: dict = {}
+
+
 class SentenceVersions:
     """One sentence with each annotator's current decision for it.
 
@@ -115,8 +118,12 @@ class SentenceVersions:
     ) -> "SentenceVersions":
         """Build from a record of ``Store.current_versions``: ``tokens()`` and ``versions()`` are
         called on first use of the attributes; ``rows`` must be ``version_rows(versions())``."""
-        item = cls(sentence_id, n_tokens, (), {})
+        item = object.__new__(cls)
         init = object.__setattr__
+        init(item, "sentence_id", sentence_id)
+        init(item, "n_tokens", n_tokens)
+        init(item, "_tokens", ())
+        init(item, "_versions", _NO_VERSIONS)  # replaced by ``versions()`` before it is read
         init(item, "_rows", rows)
         init(item, "_load_tokens", tokens)
         init(item, "_load_versions", versions)
@@ -660,20 +667,23 @@ class _Version:
 
     __slots__ = ("spans", "span_labels", "tokens", "token_counts", "relations", "relation_pairs")
 
-    def __init__(self, spans: frozenset, tokens: dict[int, str], relations: frozenset, relation_pairs: frozenset):
+    def __init__(
+        self, spans: frozenset, span_labels: dict[str, int], tokens: dict[int, str], relations: frozenset, relation_pairs: frozenset
+    ):
         self.spans: frozenset[_SpanKey] = spans
-        self.span_labels: dict[str, int] = {}
+        self.span_labels = span_labels
         """How many spans have each label."""
-        for _, _, label in spans:
-            self.span_labels[label] = self.span_labels.get(label, 0) + 1
         self.tokens = tokens
-        self.token_counts: dict[str, int] = {}
-        """How many tokens have each label (``tokens``' values counted)."""
-        counts = self.token_counts
+        counts: dict[str, int] = {}
         for label in tokens.values():
             counts[label] = counts.get(label, 0) + 1
+        self.token_counts = counts
+        """How many tokens have each label (``tokens``' values counted)."""
         self.relations: frozenset[_RelationKey] = relations
         self.relation_pairs: frozenset[_PairKey] = relation_pairs
+
+
+_EMPTY: frozenset = frozenset()
 
 
 def _bump(rows: dict[str, list[int]], label: str, column: int, by: int = 1) -> None:
@@ -769,12 +779,29 @@ class _PairTotals:
                     if row is None:
                         row = overlap[label] = [0, 0, 0]
                     row[1] += count
-            matches = overlap_matches([key for key in spans_a if key[2] in differ], [key for key in spans_b if key[2] in differ])
-            for (_, _, label), _ in matches:
-                row = overlap[label]
-                row[0] += 1
-                row[1] -= 1
-                row[2] -= 1
+            # labels are matched independently; one span a side (the usual case) matches if they overlap
+            of_a: dict[str, list[_SpanKey]] = {}
+            for key in spans_a:
+                if key[2] in differ:
+                    of_a.setdefault(key[2], []).append(key)
+            of_b: dict[str, list[_SpanKey]] = {}
+            for key in spans_b:
+                if key[2] in differ:
+                    of_b.setdefault(key[2], []).append(key)
+            for label, keys_a in of_a.items():
+                keys_b = of_b.get(label)
+                if keys_b is None:
+                    continue
+                if len(keys_a) == 1 and len(keys_b) == 1:
+                    (start_a, end_a, _), (start_b, end_b, _) = keys_a[0], keys_b[0]
+                    matched = 1 if min(end_a, end_b) > max(start_a, start_b) else 0
+                else:
+                    matched = len(overlap_matches(keys_a, keys_b))
+                if matched:
+                    row = overlap[label]
+                    row[0] += matched
+                    row[1] -= matched
+                    row[2] -= matched
         # tokens: the diagonal from the label counts, a loop only over the tokens the two label differently
         confusion = self.token_confusion
         labels_a, labels_b = a.tokens, b.tokens
@@ -999,10 +1026,15 @@ class _Agreement:
     def version(self, row: VersionRow, item: SentenceVersions) -> _Version:
         label_set = self.label_set
         spans_by_key: dict[_SpanKey, SpanTuple] = {}
+        span_labels: dict[str, int] = {}
         for span in row.spans:
-            if label_set is not None and span[2] not in label_set:
+            label = span[2]
+            if label_set is not None and label not in label_set:
                 continue
-            spans_by_key.setdefault(span[:3], span)
+            key = span[:3]
+            if key not in spans_by_key:
+                spans_by_key[key] = span
+                span_labels[label] = span_labels.get(label, 0) + 1
         spans: Sequence[SpanTuple] = list(spans_by_key.values())
         if row.split:  # its spans index its split tokens: the units stay the sentence's tokens
             sentence_tokens = item.tokens
@@ -1020,11 +1052,11 @@ class _Agreement:
                     head, child = child, head
                 relations.add((head, child, label))
                 relation_pairs.add((head, child))
-            version = _Version(frozenset(spans_by_key), tokens, frozenset(relations), frozenset(relation_pairs))
+            version = _Version(frozenset(spans_by_key), span_labels, tokens, frozenset(relations), frozenset(relation_pairs))
             self.relation_labels_seen.update([r[2] for r in row.relations])
         else:
-            version = _Version(frozenset(spans_by_key), tokens, frozenset(), frozenset())
-        self.labels_seen.update([key[2] for key in spans_by_key])
+            version = _Version(frozenset(spans_by_key), span_labels, tokens, _EMPTY, _EMPTY)
+        self.labels_seen.update(span_labels)
         return version
 
     def add(self, item: SentenceVersions) -> None:

@@ -1272,16 +1272,23 @@ class Store:
         spans_of: dict[str, tuple] = {"[]": ()}
         relations_of: dict[str, tuple] = {"[]": ()}
         sentence_id = None
-        for row in cur:
+        new_row = tuple.__new__  # VersionRow(...) without the namedtuple's Python-level __new__
+        for row in cur:  # the per-row work inlined (300,000 rows for 100,000 sentences × 3)
             if row[0] != sentence_id:
                 if stored:
                     yield self._stored_versions(stored, rows)
                     stored, rows, spans_of, relations_of = [], [], {"[]": ()}, {"[]": ()}
                 sentence_id = row[0]
             stored.append(row)
-            spans = _decoded(spans_of, row[9], decode_span_tuples)
-            relations = _decoded(relations_of, row[10], decode_relation_tuples)
-            rows.append(VersionRow(row[6], row[3], row[8], spans, relations, row[17] is not None))
+            text = row[9]
+            spans = spans_of.get(text)
+            if spans is None:
+                spans = spans_of[text] = decode_span_tuples(text)
+            text = row[10]
+            relations = relations_of.get(text)
+            if relations is None:
+                relations = relations_of[text] = decode_relation_tuples(text)
+            rows.append(new_row(VersionRow, (row[6], row[3], row[8], spans, relations, row[17] is not None)))
         if stored:
             yield self._stored_versions(stored, rows)
 
