@@ -29,12 +29,30 @@ def _tmux(*args: str, check: bool = False) -> subprocess.CompletedProcess:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
 
 
-def _children(pid: int) -> list[int]:
+WRAPPERS = {"sh", "bash", "dash", "zsh", "fish", "env", "timeout", "nice"}
+"""Programs that only start the measured one (the pane's command line may go through them)."""
+
+
+def _comm(pid: int) -> str:
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
-        return []
-    return [int(p) for p in text.split()]
+        return ""
+
+
+def _all_children(pid: int) -> list[int]:
+    """Children of every thread of ``pid`` (a child started from a thread is listed under it)."""
+    found: list[int] = []
+    try:
+        tids = [entry.name for entry in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            found += [int(p) for p in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def _status_kib(pid: int, field_name: str) -> int | None:
@@ -108,19 +126,16 @@ class TmuxApp:
         return int(out) if out.isdigit() else None
 
     def app_pid(self) -> int | None:
-        """The process of the program: the pane's process or, when that is a shell, its largest descendant."""
-        root = self.pane_pid()
-        if root is None:
-            return None
-        best, best_rss = root, _status_kib(root, "VmRSS") or 0
-        stack = _children(root)
-        while stack:
-            pid = stack.pop()
-            rss = _status_kib(pid, "VmRSS") or 0
-            if rss > best_rss:
-                best, best_rss = pid, rss
-            stack += _children(pid)
-        return best
+        """The process of the program: the pane's process or, when that is a shell (or ``env``),
+        the program it started (its largest child, going down through further shells). Processes
+        the program starts itself (a helper holding a model) are not the program."""
+        pid = self.pane_pid()
+        while pid is not None and _comm(pid) in WRAPPERS:
+            children = _all_children(pid)
+            if not children:
+                break
+            pid = max(children, key=lambda child: _status_kib(child, "VmRSS") or 0)
+        return pid
 
     def memory_mib(self) -> tuple[float | None, float | None]:
         """``(VmRSS, VmHWM)`` of the program in MiB."""
