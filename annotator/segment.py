@@ -371,7 +371,6 @@ def _split_articles(
         # an opening quote glued to the word before it (a straight one only after a gap)
         behind = candidates - 1
         quote = _member(orth[behind], hashes.arrays["openers"]) & ~space[behind]
-        straight = _member(orth, hashes.arrays["straight"])
         simple = ~maybe_name & ~quote
         boundary[candidates[simple]] = True
         if not simple.all():
@@ -392,7 +391,7 @@ def _split_articles(
                     continue
                 k = i  # move back over opening quotes that belong to this sentence
                 while k - 1 > floor and int(orth[k - 1]) in hashes.openers and not space[k - 1] and (
-                    not straight[k - 1] or begin[k - 1] > end[k - 2]
+                    int(orth[k - 1]) not in hashes.straight or begin[k - 1] > end[k - 2]
                 ):
                     k -= 1
                 floor = k  # nor past the previous sentence's start
