@@ -206,3 +206,17 @@ def test_bad_record_writes_nothing(tmp_path, scheme) -> None:
         assert error.value.line == 4
         assert store.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 0
         assert store.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("text", ["a", "Umerov met  Austin.\n", "U.S.-made  weapons\t(ATACMS) ", "é ü  ß\u2028x\u00a0y", " lead"])
+def test_prodigy_tokens_are_those_of_tokens_from_offsets(text: str) -> None:
+    """The reader makes each token in its one pass; ``ws`` is what ``tokens_from_offsets`` says."""
+    from annotator.formats.prodigy import _parse_tokens
+    from annotator.model import tokens_from_offsets
+
+    offsets = [(i, i + 1) for i, ch in enumerate(text) if not ch.isspace()]
+    offsets += [(i, i + 1) for i, ch in enumerate(text) if ch == "\n"]  # a whitespace token, as Prodigy keeps
+    offsets.sort()
+    given = [{"start": a, "end": b, "text": text[a:b]} for a, b in offsets]
+    assert _parse_tokens(given, text, Path("x.jsonl"), 1) == list(tokens_from_offsets(text, offsets))
+    assert _parse_tokens([], text, Path("x.jsonl"), 1) == []

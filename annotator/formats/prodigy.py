@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from annotator.errors import InputError
-from annotator.model import ANSWERS, Example, Relation, Span, Token, span_problem, tokens_from_offsets
+from annotator.model import ANSWERS, Example, Relation, Span, Token, span_problem
 
 from . import hashing
 from .align import boundary_problem, token_index_maps, tokenize
@@ -137,13 +137,16 @@ def _parse_timestamp(value: Any, path: Path, line: int) -> float | None:
 
 
 def _parse_tokens(value: Any, text: str, path: Path, line: int) -> list[Token] | None:
-    """Token offsets as given; ``ws`` is derived from the text (it is often missing)."""
+    """Token offsets as given; ``ws`` is derived from the text (it is often missing), as
+    ``model.tokens_from_offsets`` derives it, in the same pass: a token is made when the next one's
+    start is known (by ``tuple.__new__``, what ``Token``'s own constructor calls)."""
     if value is None:
         return None
     if not isinstance(value, list):
         raise InputError('"tokens" is not a list', path, line)
-    offsets: list[tuple[int, int]] = []
-    previous_end = 0
+    tokens: list[Token] = []
+    append = tokens.append
+    previous_start = previous_end = -1
     length = len(text)
     for index, token in enumerate(value):
         if type(token) is not dict:
@@ -158,9 +161,15 @@ def _parse_tokens(value: Any, text: str, path: Path, line: int) -> list[Token] |
         given = token.get("text")
         if given is not None and given != text[start:end]:
             raise InputError(f"token {index} {given!r} does not match the text at {start}-{end} ({text[start:end]!r})", path, line)
-        offsets.append((start, end))
-        previous_end = end
-    return list(tokens_from_offsets(text, offsets))
+        if previous_end >= 0:
+            append(_new_tuple(Token, (previous_start, previous_end, start > previous_end and text[previous_end].isspace())))
+        previous_start, previous_end = start, end
+    if previous_end >= 0:
+        append(_new_tuple(Token, (previous_start, previous_end, length > previous_end and text[previous_end].isspace())))
+    return tokens
+
+
+_new_tuple = tuple.__new__
 
 
 def _parse_span(value: Any, text: str, tokens: Sequence[Token] | None, path: Path, line: int, what: str = "span") -> Span:
