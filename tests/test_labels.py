@@ -1018,3 +1018,21 @@ def test_import_does_not_load_spacy_or_textual():
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_libyaml_and_the_pure_parser_give_the_same_scheme(tmp_path, monkeypatch):
+    import yaml
+
+    from annotator.labels import load_scheme
+
+    if not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML was built without libyaml")
+    edited = tmp_path / "labels.yaml"
+    edited.write_text(
+        (REPO / "labels.yaml").read_text(encoding="utf-8").replace("hotkey: 1", "hotkey: '1'", 1)
+        + "\n# a comment at the end\n",
+        encoding="utf-8",
+    )
+    fast = [load_scheme(REPO / "labels.yaml"), load_scheme(edited)]
+    monkeypatch.delattr(yaml, "CSafeLoader")
+    assert [load_scheme(REPO / "labels.yaml"), load_scheme(edited)] == fast
