@@ -267,6 +267,8 @@ def review_queue(
         raise ValueError(f"min_versions must be at least 1, not {min_versions}")
     with paused_gc():
         for item in items:
+            if not include_agreed and _one_shared_version(item.rows, min_versions):
+                continue  # enough decided rows, all one version object: agreed, nothing to group
             members = _members(item.rows, symmetric_labels)
             if sum(map(len, members.values())) < min_versions:
                 continue
@@ -274,6 +276,24 @@ def review_queue(
             if agreed and not include_agreed:
                 continue
             yield ReviewItem._grouped(item, members, agreed)
+
+
+def _one_shared_version(rows: Iterable[VersionRow], min_versions: int) -> bool:
+    """True when at least ``min_versions`` rows are decided and all give one answer and, if that
+    is ``accept``, the very same span and relation tuples (rows decoded from one JSON text share
+    them): they are one version without computing its key. False says nothing."""
+    first = None
+    decided = 0
+    for row in rows:
+        answer = row.answer
+        if answer is None:
+            continue
+        decided += 1
+        if first is None:
+            first = row
+        elif answer != first.answer or (answer == "accept" and (row.spans is not first.spans or row.relations is not first.relations)):
+            return False
+    return decided >= min_versions
 
 
 def majority_merge(
