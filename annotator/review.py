@@ -91,7 +91,7 @@ def group_versions(versions: Mapping[str, Decision], *, symmetric_labels: Collec
 
     Annotators within a group are sorted by name.
     """
-    return _groups(_members(version_rows(versions), symmetric_labels))
+    return _groups([(key[0], rows) for key, rows in _members(version_rows(versions), symmetric_labels).items()])
 
 
 def _members(rows: Iterable[VersionRow], symmetric_labels: Collection[str]) -> dict[VersionKey, list[VersionRow]]:
@@ -122,16 +122,16 @@ def _annotator(row: VersionRow) -> str:
     return row.annotator
 
 
-def _groups(members: Mapping[VersionKey, list[VersionRow]]) -> list[VersionGroup]:
+def _groups(members: Iterable[tuple[str, list[VersionRow]]]) -> list[VersionGroup]:
     """:func:`group_versions`' groups of :func:`_members`' versions."""
     groups = []
-    for key, rows in members.items():
+    for answer, rows in members:
         first = rows[0]
-        accepted = key[0] == "accept"
+        accepted = answer == "accept"
         groups.append(
             VersionGroup(
                 annotators=tuple([row.annotator for row in rows]),
-                answer=key[0],
+                answer=answer,
                 spans=_unique_spans(first.spans) if accepted else (),
                 relations=tuple([Relation(*r) for r in sorted(set(first.relations))]) if accepted else (),
                 decision_ids=tuple([row.decision_id for row in rows]),
@@ -211,7 +211,8 @@ class ReviewItem:
     @classmethod
     def _grouped(cls, sentence: SentenceVersions, members: dict[VersionKey, list[VersionRow]], agreed: bool) -> "ReviewItem":
         item = cls(sentence, (), agreed)
-        object.__setattr__(item, "_members", members)
+        # kept until ``groups`` is read: each version's answer and rows (not its key's frozensets)
+        object.__setattr__(item, "_members", [(key[0], rows) for key, rows in members.items()])
         return item
 
     @property
