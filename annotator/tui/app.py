@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.events import Key
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
@@ -49,6 +50,14 @@ KEPT_SOURCES = ("patterns", "rules")
 
 MEMORY_CACHE = 256
 """Sentences whose memory matches are kept (the window ahead is recomputed after each decision)."""
+
+QUIET_SECONDS = 0.2
+"""The background passes (memory, suggestions) start once no key came for this long: a key pressed
+right after an accept does not share the interpreter with them."""
+
+QUIET_BOUND = 1.0
+"""...but at most this long after they were asked for, so that keys held down never starve them (the
+memory's matches still reach the sentences ahead before the annotator does)."""
 
 SuggesterFactory = Callable[[], Any]
 """Builds an object with ``suggest(list[SentenceInput])`` and ``source`` (a ``Preannotator``)."""
@@ -149,6 +158,10 @@ class AnnotatorApp(PromptKeys, App[None]):
         """True while a memory pass was started and has not taken its request yet."""
         self.annotate_screen: Screen | None = None
         """The annotate screen (messages from workers are routed to it)."""
+        self._last_key = time.monotonic()
+        """When the last key came (the start counts as one until the first paint: see on_mount)."""
+        self._suggest_since: float | None = None
+        """When suggestions were first asked for since the last suggestion pass started (its bound)."""
 
     def _default_suggester(self) -> Any:
         # spaCy and the model are loaded in a child process: this one stays small and responsive.
@@ -166,6 +179,27 @@ class AnnotatorApp(PromptKeys, App[None]):
 
         self.annotate_screen = AnnotateScreen(self.context)
         self.push_screen(self.annotate_screen)
+        self.call_after_refresh(self._note_key)  # the background passes wait for the first paint
+
+    async def on_event(self, event) -> None:
+        if isinstance(event, Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _note_key(self) -> None:
+        self._last_key = time.monotonic()
+
+    def _wait_for_quiet(self, since: float) -> bool:
+        """In a worker thread: sleep until no key came for ``QUIET_SECONDS``, or ``QUIET_BOUND``
+        after ``since``; False when the worker was cancelled (or the app closed) meanwhile."""
+        worker = get_current_worker()
+        deadline = since + QUIET_BOUND
+        while not (worker.is_cancelled or self._memory_closed):
+            wait = min(self._last_key + QUIET_SECONDS, deadline) - time.monotonic()
+            if wait <= 0:
+                return True
+            time.sleep(min(wait, 0.02))
+        return False
 
     # -- which suggestions a sentence shows: the active source, then the memory ------------------
 
@@ -209,11 +243,13 @@ class AnnotatorApp(PromptKeys, App[None]):
         self._memory_request = (position, sentence_id)
         if not self._memory_scheduled:
             self._memory_scheduled = True
-            self._memory_pass()
+            self._memory_pass(time.monotonic())
 
     @work(thread=True, exit_on_error=False, group="memory")
-    def _memory_pass(self) -> None:
-        """Build the memory (first pass), apply the queued decisions, match the sentences ahead."""
+    def _memory_pass(self, since: float) -> None:
+        """Build the memory (first pass), apply the queued decisions, match the sentences ahead;
+        once the keys pause (requests made meanwhile are merged into this pass)."""
+        self._wait_for_quiet(since)  # a closed app is seen below, under the lock
         with self._memory_lock:  # passes run one at a time
             self._memory_scheduled = False  # before reading the request: a newer one starts a pass
             position, sentence_id = self._memory_request
@@ -375,13 +411,18 @@ class AnnotatorApp(PromptKeys, App[None]):
     def request_suggestions(self, position: int) -> None:
         """Make suggestions for ``position`` and the next sentences in the background (if enabled)."""
         if self._suggester_factory is not None:
-            self._suggest_ahead(position)
+            if self._suggest_since is None:
+                self._suggest_since = time.monotonic()
+            self._suggest_ahead(position, self._suggest_since)
         if self.memory_mode != "off":
             self._want_memory(position=position)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="suggestions")
-    def _suggest_ahead(self, position: int) -> None:
+    def _suggest_ahead(self, position: int, since: float) -> None:
         worker = get_current_worker()
+        if not self._wait_for_quiet(since):
+            return
+        self._suggest_since = None
         with self._suggester_lock:  # one spaCy pipeline, used by one thread at a time
             if worker.is_cancelled:
                 return
