@@ -143,6 +143,21 @@ def article_context(store, cache: dict[int, ArticleContext], article_id: int) ->
     return context
 
 
+def header_content(dataset: str, annotator: str, position: int, count: int, progress: int, badge: str, title: str) -> Content:
+    """The header line: the same text and spans as the markup
+    ``[b]$dataset[/] · $annotator · sentence [b]$position[/] of $count [b]$badge[/]· decided
+    $progress/$count · [i]$title[/]`` with the values substituted (the user's text is never read
+    as markup), built from its parts without parsing markup on every sentence."""
+    parts: list[str | tuple[str, str]] = []
+    for text, style in (
+        (dataset, "b"), (f" · {annotator} · sentence ", ""), (str(position), "b"), (f" of {count} ", ""),
+        (badge, "b"), (f"· decided {progress}/{count} · ", ""), (title, "i"),
+    ):
+        if text:  # the markup leaves no span for an empty value
+            parts.append((text, style) if style else text)
+    return Content.assemble(*parts)
+
+
 class AnnotateScreen(Screen):
     """Header, sentence view with context, side lists, label bar, status line and footer."""
 
@@ -461,17 +476,11 @@ class AnnotateScreen(Screen):
             badge = ANSWER_BADGES.get(self.decision.answer, self.decision.answer)
             if self._unsaved:  # the spans shown are a draft over the decision, not the decision
                 badge += " · edited, not saved"
-        content = Content.from_markup(
-            "[b]$dataset[/] · $annotator · sentence [b]$position[/] of $count [b]$badge[/]· decided $progress/$count · [i]$title[/]",
-            dataset=self.context.dataset,
-            annotator=self.context.annotator,
-            position=str(self.position),
-            count=str(self.count),
-            title=(self.article_title[:60] + "…") if len(self.article_title) > 61 else self.article_title,
-            progress=str(self.progress),
-            badge=f"{badge} " if badge else "",
-        )
-        self.query_one("#header", TextLine).update(content)
+        title = (self.article_title[:60] + "…") if len(self.article_title) > 61 else self.article_title
+        self.query_one("#header", TextLine).update(header_content(
+            self.context.dataset, self.context.annotator, self.position, self.count, self.progress,
+            f"{badge} " if badge else "", title,
+        ))
 
     def _refresh_status(self) -> None:
         editor = self.editor
