@@ -152,8 +152,11 @@ class AnnotatorApp(PromptKeys, App[None]):
         """Sentence id -> what the memory counts for it (this run's decisions only)."""
         self._streamed_ids = array("q")
         """Sorted ids of the decisions the memory's first pass read (which of them it counted)."""
-        self._memory_request: tuple[int | None, int | None] = (1, None)
-        """Where the next memory pass matches from: (position, or the id of a sentence)."""
+        self._memory_requests: list[tuple[int | None, int | None]] = []
+        """Where the next memory pass matches from: (position, or the id of a sentence), each asked
+        for since the last pass took them (a pass waits for the keys to pause: several may come)."""
+        self._memory_starts: set[int] = {1}
+        """The positions the last pass matched from."""
         self._memory_scheduled = False
         """True while a memory pass was started and has not taken its request yet."""
         self.annotate_screen: Screen | None = None
@@ -239,8 +242,8 @@ class AnnotatorApp(PromptKeys, App[None]):
 
     def _want_memory(self, position: int | None = None, sentence_id: int | None = None) -> None:
         """Ask for a memory pass from ``position`` (or the sentence ``sentence_id``) on; requests
-        made while one waits to start are merged into it (the newest position wins)."""
-        self._memory_request = (position, sentence_id)
+        made while one waits to start are merged into it (it matches each one's window)."""
+        self._memory_requests.append((position, sentence_id))
         if not self._memory_scheduled:
             self._memory_scheduled = True
             self._memory_pass(time.monotonic())
@@ -251,22 +254,23 @@ class AnnotatorApp(PromptKeys, App[None]):
         once the keys pause (requests made meanwhile are merged into this pass)."""
         self._wait_for_quiet(since)  # a closed app is seen below, under the lock
         with self._memory_lock:  # passes run one at a time
-            self._memory_scheduled = False  # before reading the request: a newer one starts a pass
-            position, sentence_id = self._memory_request
+            self._memory_scheduled = False  # before taking the requests: a newer one starts a pass
+            requests, self._memory_requests = self._memory_requests, []
             if self._memory_closed:
                 return
             try:
                 store = self._memory_store
                 if store is None:
                     store = self._memory_store = Store(self.db_path)
-                if sentence_id is not None:
-                    position = store.sentence(sentence_id).position
+                starts = {store.sentence(sentence_id).position if sentence_id is not None else position
+                          for position, sentence_id in requests} or self._memory_starts
+                self._memory_starts = starts  # (a pass whose requests the previous one took: the same)
                 built = self.memory is None
                 if built:
                     self._pending.clear()  # the first read sees every decision committed before it
                     self.memory = self._build_memory(store)
                 updated = self._apply_pending(store)
-                changed = self._match_ahead(store, position, stale=built or updated)
+                changed = self._match_ahead(store, starts, stale=built or updated)
             except Exception as exc:  # a store error must not take the UI down: go on without memory
                 self.memory_mode = "off"
                 self._memory_matches = {}
@@ -328,22 +332,22 @@ class AnnotatorApp(PromptKeys, App[None]):
             self._counted[sentence_id] = (newest, suggested)
         return True
 
-    def _match_ahead(self, store: Store, position: int, *, stale: bool) -> set[int]:
-        """Match the sentences from ``position`` on; the ids whose match changed. ``stale``: the
-        memory changed, so matches of other sentences are dropped."""
+    def _match_ahead(self, store: Store, starts: Iterable[int], *, stale: bool) -> set[int]:
+        """Match the ``SUGGEST_AHEAD`` sentences from each of ``starts`` on; the ids whose match
+        changed. ``stale``: the memory changed, so matches of other sentences are dropped."""
         memory = self.memory
         assert memory is not None
         matches: dict[int, MemoryMatch] = {}
-        for offset in range(SUGGEST_AHEAD):
-            sentence = self._ahead.get(position + offset)
+        for position in sorted({start + offset for start in starts for offset in range(SUGGEST_AHEAD)}):
+            sentence = self._ahead.get(position)
             if sentence is None:
-                row = store.sentence_at(self.dataset, position + offset)
+                row = store.sentence_at(self.dataset, position)
                 if row is None:
-                    break
+                    continue  # past the last sentence
                 sentence = row.sentence
                 if len(self._ahead) >= 4 * SUGGEST_AHEAD:
                     self._ahead.clear()
-                self._ahead[position + offset] = sentence
+                self._ahead[position] = sentence
             matches[sentence.id] = memory.match(sentence)  # type: ignore[index]
         old = self._memory_matches
         changed = {sid for sid, match in matches.items() if old.get(sid, MemoryMatch(None)) != match}
