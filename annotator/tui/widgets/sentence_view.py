@@ -132,8 +132,9 @@ def wrap_words(text: str, width: int) -> list[str]:
     return lines
 
 
-def layout_sentence(editor: SentenceEditor, width: int) -> SentenceLayout:
-    """Wrap the sentence to ``width`` cells with styled spans, tags and relation arcs."""
+def layout_sentence(editor: SentenceEditor, width: int, *, cursor: bool = True) -> SentenceLayout:
+    """Wrap the sentence to ``width`` cells with styled spans, tags and relation arcs (``cursor``:
+    the cursor's token in the cursor style; without it, :func:`place_cursor` adds it)."""
     width = max(8, width)
     scheme = editor.scheme
     tokens = editor.tokens
@@ -165,7 +166,7 @@ def layout_sentence(editor: SentenceEditor, width: int) -> SentenceLayout:
                 style += SELECTED_RELATION_STYLE
         if selection is not None and selection[0] <= i <= selection[1]:
             style += SELECTION_STYLE
-        if i == editor.cursor:
+        if cursor and i == editor.cursor:
             style += CURSOR_STYLE
         return style
 
@@ -246,6 +247,21 @@ def layout_sentence(editor: SentenceEditor, width: int) -> SentenceLayout:
     layout.rows = out_rows
     layout.token_rows = {i: (row_map[r], x0, x1) for i, (r, x0, x1) in token_rows.items()}
     return layout
+
+
+def place_cursor(layout: SentenceLayout, cursor: int) -> SentenceLayout:
+    """``layout`` (laid out without a cursor) with the pieces of token ``cursor`` in the cursor
+    style: the rows :func:`layout_sentence` gives with the cursor there (nothing else in a layout
+    depends on the cursor), the rows without it shared. A cursor move is this, not a new layout."""
+    if cursor not in layout.token_rows:
+        return layout
+    target = ("token", cursor)
+    rows = list(layout.rows)
+    for r in range(layout.token_rows[cursor][0], len(rows)):  # a token wider than a line goes on
+        row = rows[r]
+        if any(piece.target == target for piece in row):
+            rows[r] = [Piece(p.text, p.style + CURSOR_STYLE, p.target) if p.target == target else p for p in row]
+    return SentenceLayout(rows, layout.token_rows, layout.drawn_relations)
 
 
 def _arcs(editor: SentenceEditor, token_rows: dict[int, tuple[int, int, int]], width: int) -> dict[int, tuple[list[list[Piece]], int]]:
@@ -484,6 +500,8 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         """The current sentence's row strips by their pieces (text, style), reused by the next layout."""
         self._row_strips_base: tuple | None = None
         self._prepared: tuple | None = None
+        self._uncursored_cache: list[tuple] = []
+        """(editor, width, its state but the cursor, its layout without the cursor): the newest two."""
         """A sentence laid out ahead by :meth:`prepare` (used by :meth:`show` when it is still valid)."""
         self.drawn_relations = 0
         """How many relations have an arc in the current layout (the rest are only listed)."""
@@ -567,7 +585,7 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         """The lines of ``editor``'s sentence between its context (strips of rows whose pieces are
         in ``reuse`` are taken from there)."""
         gutter = cell_len(GUTTER)
-        layout = layout_sentence(editor, width - gutter)
+        layout = place_cursor(self._uncursored(editor, width - gutter), editor.cursor)
         lines = list(above)
         first = len(lines)
         hits: dict[int, list[tuple[int, int, tuple]]] = {}
@@ -590,6 +608,18 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         lines.extend(below)
         token_rows = {i: (first + r, gutter + x0, gutter + x1) for i, (r, x0, x1) in layout.token_rows.items()}
         return _Laid(lines, hits, first, len(layout.rows), token_rows, layout.drawn_relations, fresh, width, base)
+
+    def _uncursored(self, editor: SentenceEditor, width: int) -> SentenceLayout:
+        """``editor``'s sentence laid out without the cursor, kept for the shown and the prepared
+        sentence while nothing but the cursor changes."""
+        state = _state(editor)
+        state = state[:3] + state[4:]  # all but the cursor
+        for entry in self._uncursored_cache:
+            if entry[0] is editor and entry[1] == width and entry[2] == state:
+                return entry[3]
+        layout = layout_sentence(editor, width, cursor=False)
+        self._uncursored_cache = [(editor, width, state, layout), *self._uncursored_cache[:1]]
+        return layout
 
     def _relayout(self, laid: "_Laid | None" = None) -> None:
         if self.editor is None:
