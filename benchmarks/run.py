@@ -373,7 +373,7 @@ def row_preannotate(ctx: Context) -> list[Line]:
             bare2_times.append(perf_counter() - t0)
         ours2_rate, bare2_rate = n2 / best(ours2_times), n / best(bare2_times)
         ratio2 = ours2_rate / bare2_rate
-        note = (f"ours --workers 2 (import, nlp.pipe n_process=2) vs bare nlp.pipe n_process=2; best of {len(ours2_times)}; "
+        note = (f"ours --workers 2 (in-process import, 2 forked workers returning entities) vs bare nlp.pipe n_process=2; best of {len(ours2_times)}; "
                 f"vs one process: ours {ours2_rate / ours_rate:.2f}×, bare {bare2_rate / raw_rate:.2f}×")
         values = {"ours_s": ours2_times, "bare_n_process_2_s": bare2_times}
         lines.append(Line("preannotate", "pre-annotation with --workers 2", rate(ours2_rate), rate(bare2_rate) + " (n_process=2)",
