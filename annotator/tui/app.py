@@ -11,6 +11,10 @@ reads the decisions that feed it (start-up does not wait), each committed decisi
 sentences ahead and posts :class:`SuggestionsReady` for those whose memory suggestions changed. The
 screen's ``suggestion_rows`` is a dict lookup of those precomputed matches over the stored rows of
 the active suggestion source.
+
+Both passes start once no key came for ``QUIET_SECONDS`` (and not before the first paint), at
+most ``QUIET_BOUND`` after they were asked for: a key pressed right after an accept does not share
+the interpreter with them, and keys that never pause do not starve them.
 """
 
 from __future__ import annotations
