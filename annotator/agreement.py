@@ -998,6 +998,11 @@ def _krippendorff(groups: Mapping[tuple[str, ...], _MultiRaterTotals]) -> MultiR
     )
 
 
+def _add_counts(counts: dict, more: Mapping) -> None:
+    for key, count in more.items():
+        counts[key] = counts.get(key, 0) + count
+
+
 class _Agreement:
     """The single pass behind :func:`compute_agreement`."""
 
@@ -1156,6 +1161,50 @@ class _Agreement:
                 unanimous.add_to_group(group, len(names))
         self.unanimous = {}
 
+    def merge(self, other: "_Agreement") -> None:
+        """Add ``other``'s counts (a pass over other sentences) to these: every figure is a sum of
+        per-sentence counts, so the passes over disjoint ranges of sentences merged give exactly
+        the counts of one pass over all of them."""
+        self._add_unanimous()
+        other._add_unanimous()
+        self.n_seen += other.n_seen
+        self.n_compared += other.n_compared
+        for name, row in other.counts.items():
+            mine = self.counts.get(name)
+            if mine is None:
+                self.counts[name] = list(row)
+            else:
+                for column, value in enumerate(row):
+                    mine[column] += value
+        self.labels_seen |= other.labels_seen
+        self.relation_labels_seen |= other.relation_labels_seen
+        for key, theirs in other.pairs.items():
+            pair = self.pairs.get(key)
+            if pair is None:
+                pair = self.pairs[key] = _PairTotals()
+            pair.decided += theirs.decided
+            pair.accepted += theirs.accepted
+            _add_counts(pair.answers, theirs.answers)
+            _add_counts(pair.token_confusion, theirs.token_confusion)
+            for mine_rows, their_rows in (
+                (pair.exact, theirs.exact),
+                (pair.overlap, theirs.overlap),
+                (pair.relations, theirs.relations),
+            ):
+                for label, row in their_rows.items():
+                    for column, value in enumerate(row):
+                        _bump(mine_rows, label, column, value)
+            for column, value in enumerate(theirs.relation_pairs):
+                pair.relation_pairs[column] += value
+        for key, theirs_group in other.groups.items():
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _MultiRaterTotals()
+            group.sentences += theirs_group.sentences
+            group.units += theirs_group.units
+            group.sum_of_squares += theirs_group.sum_of_squares
+            _add_counts(group.categories, theirs_group.categories)
+
     def report(self) -> AgreementReport:
         self._add_unanimous()
         annotators = self.chosen if self.chosen is not None else tuple(sorted(self.counts))
@@ -1210,8 +1259,28 @@ def compute_agreement(
     relations whose label is in ``symmetric_labels`` are compared as unordered pairs. See the module
     docstring for which sentences each metric uses and for the edge-case conventions.
     """
+    return agreement_counts(items, annotators, labels, symmetric_labels).report()
+
+
+def agreement_counts(
+    items: Iterable[SentenceVersions],
+    annotators: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    symmetric_labels: Iterable[str] | None = None,
+) -> _Agreement:
+    """The counts :func:`compute_agreement` reports, before the report: picklable, and
+    :func:`merged_report` of the counts of disjoint parts of the sentences is the report of all."""
     agreement = _Agreement(annotators, labels, symmetric_labels)
     with paused_gc():
         for item in items:
             agreement.add(item)
-    return agreement.report()
+    return agreement
+
+
+def merged_report(parts: Sequence[_Agreement]) -> AgreementReport:
+    """The report of the counts ``parts`` (of :func:`agreement_counts` with the same arguments,
+    over disjoint sentences) summed: exactly the report of one pass over all their sentences."""
+    total, *rest = parts
+    for part in rest:
+        total.merge(part)
+    return total.report()

@@ -41,7 +41,9 @@ METHOD_MAJORITY = "majority"
 AUTO_METHODS = ("majority",)
 
 
-def load_versions(store: "Store", dataset: str, annotators: Sequence[str] | None = None) -> Iterator["SentenceVersions"]:
+def load_versions(
+    store: "Store", dataset: str, annotators: Sequence[str] | None = None, positions: tuple[int, int] | None = None
+) -> Iterator["SentenceVersions"]:
     """Stream ``SentenceVersions`` (one per sentence with current decisions), in position order.
 
     From ``Store.current_versions``: the metrics and the review queue read the versions as plain
@@ -49,17 +51,110 @@ def load_versions(store: "Store", dataset: str, annotators: Sequence[str] | None
 
     The garbage collector is paused while streaming: the load creates millions of small objects
     and nothing cyclic, and its repeated scans of the growing heap cost more than half the time.
+    ``positions=(first, last)``: only the sentences at those positions (inclusive).
     """
     from .agreement import SentenceVersions
 
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for record in store.current_versions(dataset, annotators):
+        for record in store.current_versions(dataset, annotators, positions=positions):
             yield SentenceVersions.stored(*record)
     finally:
         if was_enabled:
             gc.enable()
+
+
+PARALLEL_MIN_SENTENCES = 20_000
+"""Below this many sentences ``dataset_agreement`` counts in-process by default (starting
+workers costs more than it saves)."""
+
+
+def default_workers(n_sentences: int) -> int:
+    """Worker processes ``dataset_agreement`` uses by default: one per core, at most 4, and one
+    (in-process) for datasets under ``PARALLEL_MIN_SENTENCES`` or where ``fork`` is unavailable."""
+    import multiprocessing
+    import os
+
+    if n_sentences < PARALLEL_MIN_SENTENCES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def position_ranges(n_sentences: int, parts: int) -> list[tuple[int, int]]:
+    """Positions ``1..n_sentences`` cut into at most ``parts`` consecutive inclusive ranges of
+    nearly equal size, in order."""
+    parts = max(1, min(parts, n_sentences))
+    bounds = [1 + n_sentences * i // parts for i in range(parts + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(parts)]
+
+
+def _agreement_part(path: str, dataset: str, annotators, labels, symmetric_labels, positions: tuple[int, int]):
+    """One worker's share of ``dataset_agreement``: the counts over a range of positions, read
+    through a read-only store of its own."""
+    from .agreement import agreement_counts
+    from .store import Store
+
+    store = Store(path, create=False, readonly=True)
+    try:
+        return agreement_counts(load_versions(store, dataset, annotators, positions), annotators, labels, symmetric_labels)
+    finally:
+        store.close()
+
+
+def _ignore_interrupts() -> None:
+    """Pool workers leave Ctrl-C to the parent, which terminates them."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def dataset_agreement(
+    store: "Store",
+    dataset: str,
+    annotators: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    symmetric_labels: Sequence[str] | None = None,
+    *,
+    workers: int | None = None,
+):
+    """``compute_agreement`` over the dataset's current decisions (what ``annotator agreement``
+    reports).
+
+    With ``workers`` > 1 (default: ``default_workers``) the sentences are cut into that many
+    ranges of positions, each counted in a forked worker process that opens the database
+    read-only, and the counts are merged (``agreement.merged_report``): the report is exactly the
+    in-process one. A worker's error is raised here as the in-process pass would raise it (the
+    first range that fails, in position order, so the first failing sentence); on Ctrl-C the
+    workers are terminated.
+    """
+    from .agreement import agreement_counts, merged_report
+
+    symmetric = sorted(symmetric_labels or ())
+    n_sentences = store.sentence_count(dataset)
+    if workers is None:
+        workers = default_workers(n_sentences)
+    ranges = position_ranges(n_sentences, workers) if n_sentences else []
+    if len(ranges) <= 1 or store.path == ":memory:":
+        return agreement_counts(load_versions(store, dataset, annotators), annotators, labels, symmetric).report()
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    chosen = list(annotators) if annotators is not None else None
+    chosen_labels = list(labels) if labels is not None else None
+    with context.Pool(len(ranges), initializer=_ignore_interrupts) as pool:  # leaving it terminates the workers
+        pending = [
+            pool.apply_async(_agreement_part, (store.path, dataset, chosen, chosen_labels, symmetric, positions))
+            for positions in ranges
+        ]
+        parts = []
+        for result in pending:
+            try:
+                parts.append(result.get())
+            except Exception as error:
+                error.__cause__ = None  # the worker's traceback text: not shown (the error is one line)
+                raise error from None
+    return merged_report(parts)
 
 
 def gold_meta(item: ReviewItem, chosen: VersionGroup | None, method: str) -> dict:

@@ -290,14 +290,16 @@ def agreement_command(
     dataset: str = typer.Argument(..., help="Dataset."),
     annotators: Optional[str] = typer.Option(None, "--annotators", help="Comma-separated annotators [default: all]."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Processes counting in parallel (1: in this process) [default: one per core, at most 4, from 20,000 sentences]."
+    ),
     labels: Optional[Path] = LabelsOption,
     db: Optional[Path] = DbOption,
 ) -> None:
     """Inter-annotator agreement: span P/R/F1, token kappa and alpha, relation F1, answers."""
     import json
 
-    from ..agreement import compute_agreement
-    from ..gold import load_versions
+    from ..gold import dataset_agreement
     from . import render
 
     scheme = _scheme(labels)
@@ -310,7 +312,7 @@ def agreement_command(
         if len(chosen) < 2:
             raise DatasetError(f"agreement needs at least two annotators (dataset {dataset!r} has {', '.join(chosen) or 'none'})")
         symmetric = {r.name for r in scheme.relations if r.symmetric}
-        report = compute_agreement(load_versions(store, dataset, chosen), chosen, symmetric_labels=symmetric)
+        report = dataset_agreement(store, dataset, chosen, symmetric_labels=symmetric, workers=workers)
     data = report.to_dict()
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

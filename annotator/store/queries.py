@@ -1241,7 +1241,7 @@ class Store:
             yield sentence, self._decision(row[8:], decoded)
 
     def current_versions(
-        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
+        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False, positions: tuple[int, int] | None = None
     ) -> Iterator[tuple[int, int, Callable[[], tuple[Token, ...]], Callable[[], dict[str, Decision]], tuple[VersionRow, ...]]]:
         """The decisions of :meth:`current_decisions` grouped by sentence, decoded only as far as
         agreement and the review queue compare them (what ``gold.load_versions`` streams).
@@ -1255,10 +1255,16 @@ class Store:
 
         One walk of the sentences' position index, joined to ``current_by_sentence`` (whose entries
         of a sentence come in annotator order): no sort of the dataset's decisions.
+
+        ``positions=(first, last)`` limits the walk to the sentences at positions ``first..last``
+        (inclusive; the same records the whole walk yields for them).
         """
         dataset_id = self._dataset_id(dataset)
         where, among = _annotator_filter(annotators)
         params: list[Any] = [int(gold), dataset_id, *among]
+        if positions is not None:
+            where += " AND s.position BETWEEN ? AND ?"
+            params += [int(positions[0]), int(positions[1])]
         cur = self.conn.execute(
             f"SELECT s.id, s.text, s.tokens, {self._DECISION_COLUMNS} FROM sentences s"
             " CROSS JOIN current c ON c.sentence_id = s.id AND c.gold = ? AND c.dataset_id = s.dataset_id"
