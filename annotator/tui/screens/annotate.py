@@ -204,8 +204,6 @@ class AnnotateScreen(Screen):
         self._quit_armed = False
         self._ahead: SentenceAhead | None = None
         """The next sentence, prepared once this one is on screen (:meth:`_prepare_next`)."""
-        self._draft_scheduled = False
-        """True while a draft write is scheduled for after the next repaint (:meth:`_persist_draft`)."""
         self._bind_hotkeys()
 
     # -- shortcuts -----------------------------------------------------------------------------
@@ -297,7 +295,7 @@ class AnnotateScreen(Screen):
             return False
         position = max(1, min(self.count, position))
         if self.editor is not None:
-            self._sync_draft()  # an edit whose draft is not written yet (written after the repaint)
+            self._sync_draft()  # a no-op unless an edit's draft could not be written
         if self.editor is not None and self.editor.is_dirty and self.position and restore is None:
             self.drafts[self.position] = content_of(self.editor)
         ahead, self._ahead = self._ahead, None
@@ -395,14 +393,12 @@ class AnnotateScreen(Screen):
             self.notice = f"the draft could not be read: {exc.message}"
             return None
 
-    def _sync_draft(self, persist: bool = True) -> None:
+    def _sync_draft(self) -> None:
         """Keep the store's draft of this sentence equal to the editor: saved when its spans or
         relations differ from the saved decision / suggestions, discarded when they are back to it.
 
         Called after every edit; a no-op unless spans or relations changed (one small committed row).
-        ``persist=False`` only notes whether the editor differs from what is saved (``_unsaved``,
-        for the header); a key's edit is written right after the screen shows it
-        (:meth:`_persist_draft`), and before the screen leaves the sentence.
+        It also notes whether the editor differs from what is saved (``_unsaved``, for the header).
         """
         editor, sentence = self.editor, self.sentence
         if editor is None or sentence is None:
@@ -416,8 +412,6 @@ class AnnotateScreen(Screen):
             return
         content = content_of(editor)
         self._unsaved = content != self._baseline
-        if not persist:
-            return
         try:
             if content == self._baseline:
                 if self._stored_draft is not None:
@@ -516,18 +510,11 @@ class AnnotateScreen(Screen):
         self.query_one(SentenceView).update_editor()
         self._refresh_panels()
         unsaved = self._unsaved
-        self._sync_draft(persist=False)
+        # The draft is committed before the screen shows the key's result, so an edit on screen
+        # survives the process being killed (a commit without fsync: well under a millisecond).
+        self._sync_draft()
         if self._unsaved != unsaved:
             self._refresh_header()
-        # The draft is a durable commit (~5-10 ms with its fsync): written once the screen shows the
-        # key's result, not before (go_to and quit write a pending one before leaving the sentence).
-        if not self._draft_scheduled:
-            self._draft_scheduled = True
-            self.call_after_refresh(self._persist_draft)
-
-    def _persist_draft(self) -> None:
-        self._draft_scheduled = False
-        self._sync_draft()
 
     # -- keys not in the keymap: label hotkeys, relation hotkeys, span numbers -----------------
     #

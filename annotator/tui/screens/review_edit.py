@@ -121,6 +121,6 @@ class VersionEditScreen(AnnotateScreen):
         self.discard_armed = False
         super()._edited(_changed)
 
-    def _sync_draft(self, persist: bool = True) -> None:
+    def _sync_draft(self) -> None:
         """No drafts here: drafts are the annotator's own unsaved edits of the annotate screen, and
         this is a reviewer's short edit of one version's copy (q asks before discarding it)."""
