@@ -390,3 +390,24 @@ def test_closed_pipe_is_quiet_and_keeps_the_exit_code(tmp_path, args):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == expected == 0, err
     assert err == b""
+
+
+def test_ctrl_c_is_one_line_and_exit_code_130(tmp_path):
+    db = tmp_path / "i.db"
+    assert run_cli("import", "demo", str(SEED), "--db", str(db), "--no-model").returncode == 0
+    script = (
+        "import os, signal, sys, threading\n"
+        "import annotator.cli.render as render\n"
+        "real = render.console\n"
+        "def slow(*a, **k):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    import time; time.sleep(5)\n"
+        "    return real(*a, **k)\n"
+        "render.console = slow\n"
+        f"sys.argv = ['annotator', 'search', 'demo', 'Kyiv', '--db', {str(db)!r}]\n"
+        "from annotator.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 130, (result.stdout, result.stderr)
+    assert result.stderr.strip().splitlines() == ["annotator: interrupted"]

@@ -491,7 +491,9 @@ def main() -> None:
         if stream is not None and not isinstance(stream, _PipeGuard):
             setattr(sys, name, _PipeGuard(stream))
     try:
-        app(standalone_mode=False)
+        returned = app(standalone_mode=False)
+        if returned == 130:  # Typer turns ctrl+c into Exit(130), which it returns in this mode
+            raise KeyboardInterrupt
     except sqlite3.DatabaseError as exc:
         from ..store.connection import translate
 
