@@ -337,17 +337,33 @@ def entity_pipe(nlp, texts: Iterable[str], batch_size: int = 256, n_process: int
         while batch := list(islice(stream, batch_size)):
             yield batch
 
-    # forked: the workers share the loaded pipeline, nothing is pickled but texts and entities
-    pool = multiprocessing.get_context("fork").Pool(n_process, initializer=_set_worker_pipeline, initargs=(nlp,))
+    # Forked: the workers share the loaded pipeline, nothing is pickled but texts and entities. A
+    # ProcessPoolExecutor, not a multiprocessing.Pool: a worker that dies (killed, out of memory)
+    # breaks the executor and raises here, where a Pool would wait for its batch forever.
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = ProcessPoolExecutor(
+        n_process, mp_context=multiprocessing.get_context("fork"),
+        initializer=_set_worker_pipeline, initargs=(nlp,),
+    )
+    window = 2 * n_process + 2  # batches in flight: both workers busy, memory bounded
+    pending: deque = deque()
     try:
-        for found in pool.imap(_batch_entities, batches()):
-            yield from found
-    except BaseException:  # an error, or the consumer stopped early (GeneratorExit)
-        pool.terminate()
-        pool.join()
-        raise
-    pool.close()
-    pool.join()
+        for batch in batches():
+            pending.append(executor.submit(_batch_entities, batch))
+            if len(pending) >= window:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+    except BrokenProcessPool:
+        raise ModelError(
+            "a pre-annotation worker process ended abruptly (killed, or out of memory?): "
+            "run the command again, or with fewer --workers"
+        ) from None
+    finally:
+        # an error, or the consumer stopped early (GeneratorExit): queued batches are dropped
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _set_worker_pipeline(nlp) -> None:

@@ -78,3 +78,27 @@ def test_import_with_two_workers_stores_what_one_process_stores(tmp_path):
     assert rows[1] == rows[2]
     assert any(g[1] for _, found in rows[1] for g in found)
     assert any(span.source == "ruler" for _, found in rows[1] for g in found for span in g[1])
+
+
+def test_a_worker_that_dies_is_one_error_not_a_hang():
+    import multiprocessing
+    import os
+    import signal
+
+    import pytest
+    from spacy.language import Language
+
+    from annotator.errors import ModelError
+
+    @Language.component("dies_on_marker")
+    def dies_on_marker(doc):
+        if doc.text == "DIE":
+            os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does
+        return doc
+
+    nlp = ruler_pipeline()
+    nlp.add_pipe("dies_on_marker")
+    texts = seed_sentences() * 4 + ["DIE"] + seed_sentences()
+    with pytest.raises(ModelError, match="worker process ended abruptly"):
+        list(entity_pipe(nlp, texts, batch_size=4, n_process=2))
+    assert not multiprocessing.active_children()
