@@ -544,7 +544,8 @@ def reset_worker_suggestions(db: Path) -> int:
 
 
 def bare_command() -> str:
-    return f"{shlex.quote(sys.executable)} {shlex.quote(str(TOOLS / 'bare_app.py'))}"
+    """The bare Textual app shipped in benchmarks/ (same work as ../shared/tools/bare_app.py)."""
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(HERE / 'bare_app.py'))}"
 
 
 def annotate_command(db: Path, dataset: str, annotator: str) -> str:
