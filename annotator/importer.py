@@ -395,10 +395,27 @@ def article_analysis(scheme, suggest: SuggestOptions) -> tuple[Segmenter, Sugges
     segmenter = Segmenter(patterns=pre.patterns)
 
     def suggest_with_model(flat):
-        return list(pre.suggest(sentence_inputs(flat, pre.nlp is not None), batch_size=suggest.batch_size,
+        if pre.nlp is None:
+            return suggest_patterns_only(pre, flat)
+        return list(pre.suggest(sentence_inputs(flat, True), batch_size=suggest.batch_size,
                                 n_process=suggest.workers))
 
     return segmenter, suggest_with_model, pre.source, pre.notice if suggest.use_model else ""
+
+
+def suggest_patterns_only(pre, flat: list[tuple[str, SegmentedSentence]]) -> list[tuple[list[Span], list[Relation]]]:
+    """``pre.suggest`` without a model, asked only about the sentences a pattern matched.
+
+    Without a model a sentence no pattern matched (most of them) gets no spans and no relations,
+    which is what ``Preannotator.suggest`` returns for it; this skips building its input.
+    """
+    results: list[tuple[list[Span], list[Relation]]] = [([], []) for _ in flat]
+    wanted = [i for i, (_, sentence) in enumerate(flat) if sentence.pattern_matches is None or sentence.pattern_matches]
+    if wanted:
+        found = pre.suggest(sentence_inputs([flat[i] for i in wanted], False))
+        for i, result in zip(wanted, found):
+            results[i] = result
+    return results
 
 
 def split_by_format(

@@ -430,7 +430,9 @@ def _split_articles(
     matches = [matcher(doc) if len(doc) else [] for doc in docs] if matcher is not None else None
     for j, (s, e, number) in enumerate(zip(starts, stops, sentence_paragraph)):
         found = None
-        if matches is not None:
+        if matches is not None and not matches[number]:
+            found = ()  # most paragraphs: no pattern matched
+        elif matches is not None:
             shift = paragraph_start[number]
             x0, y0 = s - shift, e - shift  # paragraph offsets, as the matcher gives them
             found = tuple((x - x0, y - x0, label) for x, y, label in matches[number] if x0 <= x and y <= y0)
