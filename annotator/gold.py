@@ -65,6 +65,41 @@ def load_versions(
             gc.enable()
 
 
+def load_review_index(
+    store: "Store", dataset: str, min_versions: int = 2, symmetric_labels: Sequence[str] = ()
+) -> list[tuple[int, int, bool]]:
+    """``(sentence_id, position, agreed)`` of every sentence the review queue holds (at least
+    ``min_versions`` decided versions), in position order: ``review.review_index`` over
+    ``Store.current_version_texts``, so only versions whose stored texts differ are decoded."""
+    from .review import review_index
+    from .store.codec import decode_relation_tuples, decode_span_tuples
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return review_index(
+            store.current_version_texts(dataset), decode_span_tuples, decode_relation_tuples, min_versions,
+            symmetric_labels=symmetric_labels,
+        )
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def load_review_item(
+    store: "Store", dataset: str, sentence_id: int, position: int, min_versions: int = 2, symmetric_labels: Sequence[str] = ()
+) -> ReviewItem | None:
+    """The review item of the sentence at ``position`` (``review_queue(..., include_agreed=True)``
+    of its current versions), or None when it no longer has ``min_versions`` decided versions
+    or the position holds another sentence."""
+    for item in review_queue(
+        load_versions(store, dataset, positions=(position, position)), min_versions, include_agreed=True, symmetric_labels=symmetric_labels
+    ):
+        if item.sentence_id == sentence_id:
+            return item
+    return None
+
+
 PARALLEL_MIN_SENTENCES = 20_000
 """Below this many sentences ``dataset_agreement`` counts in-process by default (starting
 workers costs more than it saves)."""

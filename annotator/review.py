@@ -16,7 +16,7 @@ What "the same version" means
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError, dataclass
-from typing import Any, Collection, Iterable, Iterator, Mapping
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from annotator.agreement import SentenceVersions, paused_gc
 from annotator.model import Decision, Relation, Span, VersionRow, span_tuple, version_rows
@@ -277,6 +277,71 @@ def review_queue(
             if agreed and not include_agreed:
                 continue
             yield ReviewItem._grouped(item, members, agreed)
+
+
+def review_index(
+    records: Iterable[tuple[int, int, Sequence[tuple[str, str | None, str, str]]]],
+    decode_spans: Callable[[str], tuple],
+    decode_relations: Callable[[str], tuple],
+    min_versions: int = 2,
+    *,
+    symmetric_labels: Collection[str] = (),
+) -> list[tuple[int, int, bool]]:
+    """``(sentence_id, position, agreed)`` of each item ``review_queue(..., min_versions,
+    include_agreed=True)`` yields over the same sentences, in order, from the versions as stored.
+
+    ``records`` are ``Store.current_version_texts``': per sentence its id, position and
+    ``(annotator, answer, spans JSON, relations JSON)`` rows; ``decode_spans`` and
+    ``decode_relations`` turn the texts into span and relation tuples. Only sentences whose
+    accepted versions differ in their JSON texts are decoded: one answer with the same texts is
+    one version, different answers are different versions.
+    """
+    if min_versions < 1:
+        raise ValueError(f"min_versions must be at least 1, not {min_versions}")
+    index: list[tuple[int, int, bool]] = []
+    append = index.append
+    for sentence_id, position, versions in records:
+        decided = [v for v in versions if v[1] is not None]
+        if len(decided) < min_versions:
+            continue
+        answer, spans, relations = decided[0][1:]
+        agreed = True
+        texts_differ = False
+        for version in decided:
+            if version[1] != answer:
+                agreed = False
+                break
+            if version[2] != spans or version[3] != relations:
+                texts_differ = True
+        if agreed and texts_differ and answer == "accept":  # the same sets of spans and relations?
+            agreed = _one_set({v[2] for v in decided}, decode_spans, _span_set, ()) and _one_set(
+                {v[3] for v in decided}, decode_relations, _relation_set, symmetric_labels
+            )
+        append((sentence_id, position, agreed))
+    return index
+
+
+def _one_set(texts: set[str], decode: Callable[[str], tuple], as_set: Callable[[tuple, Collection[str]], frozenset], symmetric_labels: Collection[str]) -> bool:
+    """True when every text decodes to the same set (as :func:`_accepted_key` compares them);
+    stops at the first that differs."""
+    if len(texts) == 1:
+        return True
+    first = None
+    for text in texts:
+        items = as_set(decode(text) if text != "[]" else (), symmetric_labels)
+        if first is None:
+            first = items
+        elif items != first:
+            return False
+    return True
+
+
+def _span_set(spans: tuple, symmetric_labels: Collection[str]) -> frozenset:
+    return frozenset([s[:3] for s in spans])
+
+
+def _relation_set(relations: tuple, symmetric_labels: Collection[str]) -> frozenset:
+    return _accepted_key((), relations, symmetric_labels)[2]
 
 
 def _one_shared_version(rows: Iterable[VersionRow], min_versions: int) -> bool:

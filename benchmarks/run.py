@@ -916,6 +916,10 @@ def row_agreement(ctx: Context) -> list[Line]:
         from annotator.gold import dataset_agreement, default_workers
     except ImportError:  # an older tree: load, agreement and queue on one loaded list
         dataset_agreement = default_workers = None
+    try:
+        from annotator.tui.review_state import load_queue
+    except ImportError:  # an older tree: the queue as review_queue over the loaded versions
+        load_queue = None
     from annotator.labels import find_scheme
     from annotator.store import Store
 
@@ -934,10 +938,17 @@ def row_agreement(ctx: Context) -> list[Line]:
                     t0 = perf_counter()
                     report = dataset_agreement(store, databases.DATASET, symmetric_labels=symmetric)
                     t1 = perf_counter()
-                    items, how = load_versions(store, databases.DATASET)
-                    t2 = perf_counter()
-                    queue = list(review_queue(items, symmetric_labels=symmetric))
-                    t3 = perf_counter()
+                    if load_queue is not None:  # the review screen's queue: its index, then the first item shown
+                        opened = load_queue(store, databases.DATASET, "reviewer", symmetric_labels=symmetric)
+                        t2 = perf_counter()
+                        opened.current
+                        t3 = perf_counter()
+                        items, queue, how = opened.items, opened.visible, "review_state.load_queue, then its first item"
+                    else:
+                        items, how = load_versions(store, databases.DATASET)
+                        t2 = perf_counter()
+                        queue = list(review_queue(items, symmetric_labels=symmetric))
+                        t3 = perf_counter()
                     how += f"; agreement with {default_workers(store.sentence_count(databases.DATASET))} worker(s)"
                     load, agreement, review = t2 - t1, t1 - t0, t3 - t2
                 else:

@@ -1374,6 +1374,40 @@ class Store:
         if versions:
             yield sentence_id, position, versions  # type: ignore[misc]
 
+    def current_version_texts(
+        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
+    ) -> Iterator[tuple[int, int, list[tuple[str, str | None, str, str]]]]:
+        """The decisions of :meth:`current_versions` as stored, nothing decoded: per sentence with
+        a current decision, in position order, ``(sentence_id, position, [(annotator, answer,
+        spans JSON, relations JSON), ...])`` in annotator order.
+
+        What the review queue's index reads to tell agreed sentences from disagreements: versions
+        whose JSON texts are the same need no decoding (``codec.decode_span_tuples`` and
+        ``codec.decode_relation_tuples`` decode the others). The same walk as
+        :meth:`current_versions`, without the sentences' text and tokens or the decisions' other columns.
+        """
+        dataset_id = self._dataset_id(dataset)
+        where, among = _annotator_filter(annotators)
+        cur = self.conn.execute(
+            "SELECT s.id, s.position, c.annotator, d.answer, d.spans, d.relations FROM sentences s"
+            " CROSS JOIN current c ON c.sentence_id = s.id AND c.gold = ? AND c.dataset_id = s.dataset_id"
+            " JOIN decisions d ON d.id = c.decision_id"
+            f" WHERE s.dataset_id = ? AND c.answer IS NOT NULL{where}"
+            " ORDER BY s.position, c.annotator",
+            [int(gold), dataset_id, *among],
+        )
+        sentence_id = position = None
+        versions: list[tuple[str, str | None, str, str]] = []
+        for row in cur:
+            if row[0] != sentence_id:
+                if versions:
+                    yield sentence_id, position, versions  # type: ignore[misc]
+                    versions = []
+                sentence_id, position = row[0], row[1]
+            versions.append(row[2:])
+        if versions:
+            yield sentence_id, position, versions  # type: ignore[misc]
+
     # -- verification --------------------------------------------------------------------------
 
     def verify(self, dataset: str, *, limit: int = 20) -> "VerifyReport":

@@ -78,7 +78,8 @@ class ReviewApp(PromptKeys, App[None]):
         symmetric = [r.name for r in self.scheme.relations if r.symmetric]
         try:
             with Store(self.db_path) as store:
-                queue = load_queue(store, self.dataset, self.reviewer, symmetric_labels=symmetric)
+                # the items are read when shown, on the main thread: through the app's store
+                queue = load_queue(store, self.dataset, self.reviewer, symmetric_labels=symmetric, reader=self.store)
         except Exception as exc:  # shown on the screen instead of taking the UI down
             self.post_message(QueueFailed(str(getattr(exc, "message", exc))))
             return

@@ -1,19 +1,80 @@
 """The review queue as plain state: which sentences to review, where the reviewer is, what is gold.
 
 No Textual (the review screen renders it, the tests drive it directly). Built once at start from
-``review_queue(gold.load_versions(...), include_agreed=True)`` and the reviewer's current gold
-decisions (one streamed query each, O(queue)); after that every operation is O(1) or O(log n), so
-no key press walks the queue. The one exception is :meth:`ReviewQueue.first_unsettled`, a scan that
-stops at the first hit, used at start and when the reviewer runs off the end of the queue.
+the queue's index (``gold.load_review_index``: which sentences have two or more decided versions
+and whether they agree, decoding only versions whose stored texts differ) and the reviewer's current
+gold decisions (one streamed query each, O(queue)); a sentence's :class:`ReviewItem` (its versions
+and groups, as ``review_queue(gold.load_versions(...), include_agreed=True)`` builds it) is read
+when the queue first shows it (:class:`LazyItems`, one query). After that every operation is O(1)
+or O(log n), so no key press walks the queue. The exceptions are :meth:`ReviewQueue.first_unsettled`,
+a scan that stops at the first hit, used at start and when the reviewer runs off the end of the
+queue, and :meth:`ReviewQueue.agreed_without_gold` (the bulk ``A``), one pass over the dataset.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from typing import Collection, Iterable, Mapping, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
+from ..agreement import SentenceVersions
 from ..model import Decision
 from ..review import ReviewItem, review_queue, version_key
+
+
+class LazyItems(Sequence[ReviewItem]):
+    """The review items of a queue index, each read when first used and then kept.
+
+    ``index``: ``(sentence_id, position, agreed)`` per item, in order (``gold.load_review_index``).
+    ``load(sentence_id, position)`` reads one item (None when the sentence changed since the index
+    was read and no longer has enough decided versions: its item then has the versions it has, or
+    none); ``stream(sentence_ids)`` reads those sentences' items in one pass, in order.
+    """
+
+    def __init__(
+        self,
+        index: Sequence[tuple[int, int, bool]],
+        load: Callable[[int, int], ReviewItem | None],
+        stream: Callable[[set[int]], Iterator[ReviewItem]],
+        fallback: Callable[[int, int, bool], ReviewItem],
+    ):
+        self.sentence_ids: list[int] = [entry[0] for entry in index]
+        self.positions: list[int] = [entry[1] for entry in index]
+        self.agreed: list[bool] = [entry[2] for entry in index]
+        self._load = load
+        self._stream = stream
+        self._fallback = fallback
+        self._loaded: dict[int, ReviewItem] = {}
+
+    def __len__(self) -> int:
+        return len(self.sentence_ids)
+
+    def __getitem__(self, ordinal):  # type: ignore[override]
+        if isinstance(ordinal, slice):
+            return [self[n] for n in range(*ordinal.indices(len(self)))]
+        if ordinal < 0:
+            ordinal += len(self)
+        item = self._loaded.get(ordinal)
+        if item is None:
+            sentence_id, position = self.sentence_ids[ordinal], self.positions[ordinal]
+            item = self._load(sentence_id, position)
+            if item is None:
+                item = self._fallback(sentence_id, position, self.agreed[ordinal])
+            self._loaded[ordinal] = item
+        return item
+
+    def many(self, ordinals: Iterable[int]) -> list[ReviewItem]:
+        """The items at ``ordinals``, in that order: those not read yet in one pass over the
+        dataset (not kept); sentences no longer reviewable are left out."""
+        ordinals = list(ordinals)
+        wanted = {self.sentence_ids[n] for n in ordinals if n not in self._loaded}
+        fresh = {item.sentence_id: item for item in self._stream(wanted)} if wanted else {}
+        items = []
+        for n in ordinals:
+            item = self._loaded.get(n) or fresh.get(self.sentence_ids[n])
+            if item is not None:
+                items.append(item)
+        return items
+
 
 class ReviewQueue:
     """Review items in sentence order, the visible subset, the cursor, and the reviewer's gold.
@@ -23,14 +84,21 @@ class ReviewQueue:
     """
 
     def __init__(self, items: Sequence[ReviewItem], gold: Mapping[int, Decision] | None = None, *, include_agreed: bool = False):
-        self.items: list[ReviewItem] = list(items)
-        """Every reviewable sentence (agreed ones too), in sentence position order."""
+        self.items: Sequence[ReviewItem] = items if isinstance(items, LazyItems) else list(items)
+        """Every reviewable sentence (agreed ones too), in sentence position order (a
+        :class:`LazyItems` reads each when first used)."""
+        if isinstance(self.items, LazyItems):
+            ids, agreed = self.items.sentence_ids, self.items.agreed
+        else:
+            ids, agreed = [item.sentence_id for item in self.items], [item.agreed for item in self.items]
+        self._agreed: list[bool] = agreed
         self.include_agreed = include_agreed
         """Whether the visible queue includes sentences where everyone agreed."""
         self.index = 0
         """Index of the current item in the visible queue."""
-        self._disagreeing: list[int] = [n for n, item in enumerate(self.items) if not item.agreed]
-        self._ordinal: dict[int, int] = {item.sentence_id: n for n, item in enumerate(self.items)}
+        self._disagreeing: list[int] = [n for n, flag in enumerate(agreed) if not flag]
+        self._ordinal: dict[int, int] = {sentence_id: n for n, sentence_id in enumerate(ids)}
+        self._ids: list[int] = ids
         self.gold: dict[int, Decision] = {}
         """Sentence id -> the reviewer's current gold decision (only decided ones, answer not None)."""
         self.n_agreed = len(self.items) - len(self._disagreeing)
@@ -93,7 +161,7 @@ class ReviewQueue:
         """Index of the first visible item at or after ``start`` without gold (a scan; see the module doc)."""
         visible = self.visible
         for index in range(start, len(visible)):
-            if self.items[visible[index]].sentence_id not in self.gold:
+            if self._ids[visible[index]] not in self.gold:
                 return index
         return None
 
@@ -112,7 +180,7 @@ class ReviewQueue:
             self.gold.pop(sentence_id, None)
         if was != now:
             delta = 1 if now else -1
-            if self.items[ordinal].agreed:
+            if self._agreed[ordinal]:
                 self._settled_agreed += delta
             else:
                 self._settled_disagreeing += delta
@@ -136,8 +204,11 @@ class ReviewQueue:
         return self.n_agreed - self._settled_agreed
 
     def agreed_without_gold(self) -> list[ReviewItem]:
-        """The agreed items without gold (O(queue): only for the bulk ``A`` action)."""
-        return [item for item in self.items if item.agreed and item.sentence_id not in self.gold]
+        """The agreed items without gold (O(queue): only for the bulk ``A`` action; items not read
+        yet are read in one pass, and those that changed since and no longer agree are left out)."""
+        ordinals = [n for n, flag in enumerate(self._agreed) if flag and self._ids[n] not in self.gold]
+        items = self.items.many(ordinals) if isinstance(self.items, LazyItems) else [self.items[n] for n in ordinals]
+        return [item for item in items if item.agreed]
 
 
 def matching_group(item: ReviewItem, decision: Decision | None, symmetric_labels: Collection[str] = ()) -> int | None:
@@ -152,12 +223,36 @@ def matching_group(item: ReviewItem, decision: Decision | None, symmetric_labels
     return None
 
 
-def load_queue(store, dataset: str, reviewer: str, *, symmetric_labels: Iterable[str] = (), min_versions: int = 2) -> ReviewQueue:
-    """Build the queue from the store: two streamed queries (current decisions, the reviewer's gold)."""
-    from ..gold import load_versions
+def load_queue(
+    store, dataset: str, reviewer: str, *, symmetric_labels: Iterable[str] = (), min_versions: int = 2, reader=None
+) -> ReviewQueue:
+    """Build the queue from the store: two streamed queries (the queue's index, the reviewer's gold).
+
+    The items are read when first shown, through ``reader`` (default: ``store``; the review app
+    builds the queue in a worker thread with its own store and reads items through the main
+    thread's).
+    """
+    from ..gold import load_review_index, load_review_item, load_versions
 
     symmetric = frozenset(symmetric_labels)
-    items = list(review_queue(load_versions(store, dataset), min_versions, include_agreed=True, symmetric_labels=symmetric))
+    reader = store if reader is None else reader
+
+    def load(sentence_id: int, position: int) -> ReviewItem | None:
+        return load_review_item(reader, dataset, sentence_id, position, min_versions, symmetric)
+
+    def stream(sentence_ids: set[int]) -> Iterator[ReviewItem]:
+        for item in review_queue(load_versions(reader, dataset), min_versions, include_agreed=True, symmetric_labels=symmetric):
+            if item.sentence_id in sentence_ids:
+                yield item
+
+    def fallback(sentence_id: int, position: int, agreed: bool) -> ReviewItem:
+        """The item of a sentence whose versions changed since the index was read (fewer decided)."""
+        item = load_review_item(reader, dataset, sentence_id, position, 1, symmetric)
+        if item is not None:
+            return item
+        return ReviewItem(SentenceVersions.from_sentence(reader.sentence(sentence_id), {}), (), agreed)
+
+    items = LazyItems(load_review_index(store, dataset, min_versions, symmetric), load, stream, fallback)
     gold = {sentence.id: decision for sentence, decision in store.current_decisions(dataset, [reviewer], gold=True)}
     queue = ReviewQueue(items, gold)
     start = queue.first_unsettled()
