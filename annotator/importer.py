@@ -13,7 +13,9 @@ see ``import_annotated``.
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -152,6 +154,29 @@ def _read_jsonl_articles(path: Path) -> Iterator[ArticleInput]:
         raise InputError("empty file (no records)", path)
 
 
+IMPORT_GC_THRESHOLD = 50_000
+"""The garbage collector's first threshold during an import (Python's default is 700)."""
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the garbage collector less often: ``IMPORT_GC_THRESHOLD`` allocations between young
+    collections instead of 700, the previous thresholds restored after.
+
+    An import allocates a few Python objects per token and sentence that are freed by reference
+    counting when their chunk is written (they form no cycles), yet at the default threshold the
+    collector runs about 1,200 times per 100,000 sentences and its full collections walk every
+    object the process holds (spaCy's, numpy's): ~7 % of the import's CPU time. Cycles are still
+    collected, only in larger batches.
+    """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], IMPORT_GC_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 SuggestFn = Callable[[list[tuple[str, SegmentedSentence]]], list[tuple[list[Span], list[Relation]]]]
 """Suggested spans and relations for each ``(sentence text, segmented sentence)``, in order."""
 
@@ -185,7 +210,7 @@ class ArticleImporter:
     def import_articles(self, articles: Iterable[ArticleInput]) -> ImportCounts:
         """Import articles (streamed in chunks) in one transaction."""
         counts = ImportCounts()
-        with self.store.transaction():
+        with fewer_collections(), self.store.transaction():
             # created with the file's data: a file that fails leaves no empty dataset behind
             self.store.ensure_dataset(self.dataset, self.dataset_settings)
             self._seen: set[str] = set()  # content hashes of this file's articles so far
