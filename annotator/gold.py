@@ -65,6 +65,24 @@ def load_versions(
             gc.enable()
 
 
+def _counted_versions(
+    store: "Store", dataset: str, annotators: Sequence[str] | None = None, positions: tuple[int, int] | None = None
+) -> Iterator["SentenceVersions"]:
+    """``load_versions`` for ``dataset_agreement``, which reads each sentence's ``rows`` and
+    ``n_tokens`` only: from ``Store.current_version_rows`` (a sentence's tokens and decisions are
+    read again if used, while ``store`` is open)."""
+    from .agreement import SentenceVersions
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for record in store.current_version_rows(dataset, annotators, positions=positions):
+            yield SentenceVersions.stored(*record)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_review_index(
     store: "Store", dataset: str, min_versions: int = 2, symmetric_labels: Sequence[str] = ()
 ) -> list[tuple[int, int, bool]]:
@@ -132,7 +150,7 @@ def _agreement_part(path: str, dataset: str, annotators, labels, symmetric_label
 
     store = Store(path, create=False, readonly=True)
     try:
-        return agreement_counts(load_versions(store, dataset, annotators, positions), annotators, labels, symmetric_labels)
+        return agreement_counts(_counted_versions(store, dataset, annotators, positions), annotators, labels, symmetric_labels)
     finally:
         store.close()
 
@@ -171,7 +189,7 @@ def dataset_agreement(
         workers = default_workers(n_sentences)
     ranges = position_ranges(n_sentences, workers) if n_sentences else []
     if len(ranges) <= 1 or store.path == ":memory:":
-        return agreement_counts(load_versions(store, dataset, annotators), annotators, labels, symmetric).report()
+        return agreement_counts(_counted_versions(store, dataset, annotators), annotators, labels, symmetric).report()
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
