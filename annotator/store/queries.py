@@ -1374,39 +1374,67 @@ class Store:
         if versions:
             yield sentence_id, position, versions  # type: ignore[misc]
 
-    def current_version_texts(
-        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False
-    ) -> Iterator[tuple[int, int, list[tuple[str, str | None, str, str]]]]:
-        """The decisions of :meth:`current_versions` as stored, nothing decoded: per sentence with
-        a current decision, in position order, ``(sentence_id, position, [(annotator, answer,
-        spans JSON, relations JSON), ...])`` in annotator order.
-
-        What the review queue's index reads to tell agreed sentences from disagreements: versions
-        whose JSON texts are the same need no decoding (``codec.decode_span_tuples`` and
-        ``codec.decode_relation_tuples`` decode the others). The same walk as
-        :meth:`current_versions`, without the sentences' text and tokens or the decisions' other columns.
-        """
+    def current_version_rows(
+        self, dataset: str, annotators: Sequence[str] | None = None, gold: bool = False, positions: tuple[int, int] | None = None
+    ) -> Iterator[tuple[int, int, Callable[[], tuple[Token, ...]], Callable[[], dict[str, Decision]], tuple[VersionRow, ...]]]:
+        """:meth:`current_versions` for a pass that reads ``rows`` and ``n_tokens`` only (what
+        ``annotator agreement`` counts): the same records, but ``tokens()`` and ``decisions()`` read
+        the sentence again when called (while the store is open) instead of carrying its text,
+        tokens and the decisions' other columns through the walk."""
         dataset_id = self._dataset_id(dataset)
         where, among = _annotator_filter(annotators)
+        params: list[Any] = [int(gold), dataset_id, *among]
+        if positions is not None:
+            where += " AND s.position BETWEEN ? AND ?"
+            params += [int(positions[0]), int(positions[1])]
         cur = self.conn.execute(
-            "SELECT s.id, s.position, c.annotator, d.answer, d.spans, d.relations FROM sentences s"
+            "SELECT s.id, s.tokens, c.annotator, d.id, d.answer, d.spans, d.relations, d.split_at IS NOT NULL FROM sentences s"
             " CROSS JOIN current c ON c.sentence_id = s.id AND c.gold = ? AND c.dataset_id = s.dataset_id"
             " JOIN decisions d ON d.id = c.decision_id"
             f" WHERE s.dataset_id = ? AND c.answer IS NOT NULL{where}"
             " ORDER BY s.position, c.annotator",
-            [int(gold), dataset_id, *among],
+            params,
         )
-        sentence_id = position = None
-        versions: list[tuple[str, str | None, str, str]] = []
+        chosen = list(annotators) if annotators else None
+        rows: list[VersionRow] = []
+        spans_of: dict[str, tuple] = {"[]": ()}
+        relations_of: dict[str, tuple] = {"[]": ()}
+        sentence_id = n_tokens = None
+        new_row = tuple.__new__
         for row in cur:
             if row[0] != sentence_id:
-                if versions:
-                    yield sentence_id, position, versions  # type: ignore[misc]
-                    versions = []
-                sentence_id, position = row[0], row[1]
-            versions.append(row[2:])
-        if versions:
-            yield sentence_id, position, versions  # type: ignore[misc]
+                if rows:
+                    yield (sentence_id, n_tokens, partial(self._sentence_tokens, sentence_id),
+                           partial(self._current_decisions_of, sentence_id, gold, chosen), tuple(rows))
+                    rows, spans_of, relations_of = [], {"[]": ()}, {"[]": ()}
+                sentence_id, n_tokens = row[0], count_tokens(row[1])
+            text = row[5]
+            spans = spans_of.get(text)
+            if spans is None:
+                spans = spans_of[text] = decode_span_tuples(text)
+            text = row[6]
+            relations = relations_of.get(text)
+            if relations is None:
+                relations = relations_of[text] = decode_relation_tuples(text)
+            rows.append(new_row(VersionRow, (row[2], row[3], row[4], spans, relations, bool(row[7]))))
+        if rows:
+            yield (sentence_id, n_tokens, partial(self._sentence_tokens, sentence_id),
+                   partial(self._current_decisions_of, sentence_id, gold, chosen), tuple(rows))
+
+    def _sentence_tokens(self, sentence_id: int) -> tuple[Token, ...]:
+        text, tokens = self.conn.execute("SELECT text, tokens FROM sentences WHERE id = ?", (sentence_id,)).fetchone()
+        return decode_tokens(text, tokens)
+
+    def _current_decisions_of(self, sentence_id: int, gold: bool, annotators: Sequence[str] | None) -> dict[str, Decision]:
+        """The sentence's current decisions (answer not None) by annotator, as ``current_versions``' ``decisions()``."""
+        where, among = _annotator_filter(annotators)
+        stored = self.conn.execute(
+            f"SELECT s.id, s.text, s.tokens, {self._DECISION_COLUMNS} FROM current c"
+            " JOIN sentences s ON s.id = c.sentence_id JOIN decisions d ON d.id = c.decision_id"
+            f" WHERE c.sentence_id = ? AND c.gold = ? AND c.answer IS NOT NULL{where} ORDER BY c.annotator",
+            [sentence_id, int(gold), *among],
+        ).fetchall()
+        return self._decisions_by_annotator(stored)
 
     # -- verification --------------------------------------------------------------------------
 
