@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import AnnotatorError, InputError
-from .model import Relation, Span
+from .model import Relation, Span, Suggestion
 from .segment import SegmentedSentence, Segmenter, content_hash, headline
 from .store import ImportCounts, Store
 
@@ -225,12 +225,18 @@ class ArticleImporter:
         return counts
 
     def _write_chunk(self, chunk: list[ArticleInput]) -> ImportCounts:
+        """Write a chunk's new articles with one statement per table (``BulkImport``, the rows
+        ``Store.add_article`` writes) and their suggestions with one more."""
+        from .store.bulk import BulkImport
+
         counts = ImportCounts()
         fresh: list[tuple[ArticleInput, str]] = []
         seen = self._seen
-        for article in chunk:
-            digest = content_hash(article.text)
-            if digest in seen or self.store.has_article(self.dataset, digest):
+        bulk = BulkImport(self.store, self.dataset)
+        digests = [content_hash(article.text) for article in chunk]
+        stored = bulk.article_ids_by_hash([d for d in digests if d not in seen])
+        for article, digest in zip(chunk, digests):
+            if digest in seen or digest in stored:
                 if digest in seen:
                     counts.duplicate_articles += 1
                 else:
@@ -244,26 +250,28 @@ class ArticleImporter:
         if not fresh:
             return counts
         segmented, suggestions = self.analyse([a for a, _ in fresh])
-        for i, ((article, digest), sents) in enumerate(zip(fresh, segmented)):
+        rows = []
+        for (article, digest), sents in zip(fresh, segmented):
             if not sents:
                 raise InputError("no text to annotate (only whitespace)", article.source.rsplit(":", 1)[0], article.line)
             title, kicker = headline(article.text)
             meta = dict(article.meta)
             if kicker:
                 meta.setdefault("kicker", kicker)
-            _, added = self.store.add_article(
-                self.dataset,
-                title=article.title or title,
-                text=article.text,
-                content_hash=digest,
-                source=article.source,
-                meta=meta,
-                sentences=[(s.start, s.end, s.offsets_json or s.offsets) for s in sents],
-                suggestions=suggestions[i] or None,
-            )
-            counts.add(added)
-            if self.on_article:
-                self.on_article(1)
+            rows.append((article.title or title, article.text, digest, article.source, meta,
+                         [(s.start, s.end, s.offsets_json or s.offsets) for s in sents]))
+        added = bulk.add_articles(rows)
+        found: list[Suggestion] = []
+        for (_, article_counts), items in zip(added, suggestions):
+            counts.add(article_counts)
+            first = article_counts.first_sentence_id
+            for i, (source, spans, relations) in enumerate(items):
+                found.append(Suggestion(first + i, source, spans, relations))
+                counts.suggestions += len(spans)
+        if found:
+            self.store.add_suggestions(found)
+        if self.on_article:
+            self.on_article(len(fresh))
         return counts
 
     def analyse(self, articles: list[ArticleInput]) -> "Analysis":

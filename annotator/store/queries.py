@@ -657,7 +657,11 @@ class Store:
         ``replace=False`` (a merge) keeps what is there and adds only what is missing.
         """
         now = time.time()
-        rows = [(s.sentence_id, s.source, encode_spans(s.spans), encode_relations(s.relations), now) for s in items]
+        rows = [
+            (s.sentence_id, s.source, encode_spans(s.spans) if s.spans else "[]",
+             encode_relations(s.relations) if s.relations else "[]", now)
+            for s in items
+        ]
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self.transaction():
             cur = self.conn.executemany(
