@@ -31,7 +31,6 @@ from ..widgets.relation_list import RelationList
 from ..widgets.sentence_view import SentenceView
 from ..widgets.span_list import SpanList
 from ..context import ScreenContext
-from .help import HelpScreen
 
 FOOTER_NAMES = {
     "accept": "accept",
@@ -201,6 +200,10 @@ class AnnotateScreen(Screen):
         self._articles: dict[int, ArticleContext] = {}
         self._suggest_requested_at: int | None = None
         self._status_text: str | None = None
+        self._header_parts: tuple | None = None
+        self._lines_ahead: dict[tuple, Content] = {}
+        """The header and status lines that accepting the sentence shown would show, made and
+        rendered by :meth:`_prepare_next` (by what they show)."""
         self._quit_armed = False
         self._ahead: SentenceAhead | None = None
         """The next sentence, prepared once this one is on screen (:meth:`_prepare_next`)."""
@@ -383,6 +386,15 @@ class AnnotateScreen(Screen):
         self.query_one(SentenceView).prepare(editor, before, after, note)
         self.query_one(SpanList).prepare(editor)
         self.query_one(RelationList).prepare(editor)
+        # The header (decided count as it is, or one more when this sentence is decided now) and the
+        # status line of an accept.
+        headers = {("header", parts): header_content(*parts) for parts in (
+            self._header_parts_of(position, progress, "", row.article_title) for progress in (self.progress, self.progress + 1)
+        )}
+        status = self._status_of(f"{ANSWER_BADGES['accept']}: sentence {self.position} saved", editor.mode_hint)
+        self._lines_ahead = {**headers, ("status", status): Content(status)}
+        self.query_one("#header", TextLine).prerender(list(headers.values()))
+        self.query_one("#status", TextLine).prerender([self._lines_ahead[("status", status)]])
 
     # -- drafts: the current sentence's unsaved edits, kept in the store ---------------------------
 
@@ -470,23 +482,30 @@ class AnnotateScreen(Screen):
             badge = ANSWER_BADGES.get(self.decision.answer, self.decision.answer)
             if self._unsaved:  # the spans shown are a draft over the decision, not the decision
                 badge += " · edited, not saved"
-        title = (self.article_title[:60] + "…") if len(self.article_title) > 61 else self.article_title
-        self.query_one("#header", TextLine).update(header_content(
-            self.context.dataset, self.context.annotator, self.position, self.count, self.progress,
-            f"{badge} " if badge else "", title,
-        ))
+        parts = self._header_parts_of(self.position, self.progress, f"{badge} " if badge else "", self.article_title)
+        if parts == self._header_parts:
+            return  # the same line (an edit of an undecided sentence): nothing to render
+        self._header_parts = parts
+        made_ahead = self._lines_ahead.get(("header", parts))
+        self.query_one("#header", TextLine).update(made_ahead if made_ahead is not None else header_content(*parts))
+
+    def _header_parts_of(self, position: int, progress: int, badge: str, title: str) -> tuple:
+        """What :func:`header_content` is given for a sentence (the title cut to 60 characters)."""
+        title = (title[:60] + "…") if len(title) > 61 else title
+        return (self.context.dataset, self.context.annotator, position, self.count, progress, badge, title)
+
+    @staticmethod
+    def _status_of(message: str, hint: str) -> str:
+        return f"{message} · {hint}" if hint and message else message or hint
 
     def _refresh_status(self) -> None:
         editor = self.editor
         message = (editor.message if editor is not None else "") or self.notice
-        hint = editor.mode_hint if editor is not None else ""
-        if hint and message:
-            text = f"{message} · {hint}"
-        else:
-            text = message or hint
+        text = self._status_of(message, editor.mode_hint if editor is not None else "")
         if text != self._status_text:
             self._status_text = text
-            self.query_one("#status", TextLine).update(Content(text))
+            made_ahead = self._lines_ahead.get(("status", text))
+            self.query_one("#status", TextLine).update(made_ahead if made_ahead is not None else Content(text))
 
     def _refresh_panels(self) -> None:
         editor = self.editor
@@ -766,7 +785,7 @@ class AnnotateScreen(Screen):
             self.context.decided(sentence, decision)
         self.drafts.pop(self.position, None)
         self.draft_positions.discard(self.position)  # add_decision removed the stored draft
-        self.progress = self.context.store.progress(self.context.dataset, self.context.annotator)
+        self.progress = self._progress_after(decision)
         done = f"{ANSWER_BADGES.get(answer, answer)}: sentence {self.position} saved"
         self.editor = None  # decided: nothing to keep as a draft
         if self.context.queue is not None or self._routed:
@@ -786,6 +805,17 @@ class AnnotateScreen(Screen):
             self.go_to(following, message=f"{done}; back to the first undecided sentence")
         else:
             self.go_to(self.position, message=f"{done}; all {self.count} sentences are decided")
+
+    def _progress_after(self, decision: Decision) -> int:
+        """The decided count after ``decision``, without counting the annotator's decisions again
+        when the row it superseded is the one this screen read (the usual case: a count over every
+        decided sentence on each accept would grow with the dataset)."""
+        before = self.decision
+        if decision.supersedes is None:
+            return self.progress + 1
+        if before is not None and before.id == decision.supersedes:
+            return self.progress + (1 if before.answer is None else 0)
+        return self.context.store.progress(self.context.dataset, self.context.annotator)
 
     @property
     def _routed(self) -> bool:
@@ -950,6 +980,8 @@ class AnnotateScreen(Screen):
         self.say(f"context: {CONTEXT_MODES[self.context_mode]}")
 
     def action_help(self) -> None:
+        from .help import HelpScreen  # built when asked for: not imported at start
+
         self.app.push_screen(HelpScreen(self.context.scheme, self.context.annotate_keys))
 
     def action_quit(self) -> None:

@@ -3,13 +3,14 @@ strips once and kept, and a new set of lines repaints only the rows that differ.
 
 A ``Static`` would render its whole content again on every update (wrapping and styling each
 line), and a change in its height would lay out the whole screen. Here a key that moves the
-span marker re-renders two lines and repaints two rows; the widget's size is fixed by the CSS,
-and only its scrollbar follows the number of rows.
+span marker re-renders two lines and repaints two rows (a line made again with the same text and
+styles repaints nothing); the widget's size is fixed by the CSS, and only its scrollbar follows the
+number of rows.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from textual import events
 from textual.content import Content
@@ -17,6 +18,21 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual
+
+
+def refresh_rows(widget: ScrollView, rows: Iterable[int]) -> None:
+    """Repaint these rows of ``widget`` (ascending): one region per run of consecutive rows, so
+    that the compositor renders each run once instead of once per row."""
+    start = end = -2
+    for row in rows:
+        if row == end + 1:
+            end = row
+            continue
+        if start >= 0:
+            widget.refresh_lines(start, end - start + 1)
+        start = end = row
+    if start >= 0:
+        widget.refresh_lines(start, end - start + 1)
 
 
 class LineList(ScrollView, can_focus=False):
@@ -77,9 +93,11 @@ class LineList(ScrollView, can_focus=False):
         size = Size(width, len(strips))
         if self.virtual_size != size:
             self._set_virtual_size(size)
-        for row in range(max(len(previous), len(strips))):
-            if row >= len(previous) or row >= len(strips) or previous[row] is not strips[row]:
-                self.refresh_line(row)
+        # A line made again with the same text and styles (a new Content object) repaints nothing.
+        refresh_rows(self, (
+            row for row in range(max(len(previous), len(strips)))
+            if row >= len(previous) or row >= len(strips) or (previous[row] is not strips[row] and previous[row] != strips[row])
+        ))
 
     def prerender(self, contents: Sequence[Content]) -> None:
         """Render lines that a later :meth:`set_lines` is likely to show (kept until the next call)."""

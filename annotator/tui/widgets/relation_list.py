@@ -42,9 +42,14 @@ class RelationList(LineList):
         if signature == self._shown:
             return
         self._shown = signature
-        prepared, self._next = self._next, (None, [])
-        # The lines made (and rendered) ahead by prepare(), when they are for this very state.
-        self.set_lines(prepared[1] if prepared[0] == signature else self._lines_of(editor, width))
+        # The lines made (and rendered) ahead by prepare(), when they are for this very state (kept
+        # until then: the keys pressed on the sentence shown meanwhile do not use them up).
+        prepared = self._next
+        if prepared[0] == signature:
+            self._next = (None, [])
+            self.set_lines(prepared[1])
+        else:
+            self.set_lines(self._lines_of(editor, width))
 
     def prepare(self, editor: SentenceEditor) -> None:
         """Make and render the lines of a sentence likely shown next (while the screen is idle)."""

@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...editing import EditRelation, EditSpan, Mode, SentenceEditor, superscript
+from .line_list import refresh_rows
 
 UNKNOWN_COLOR = "#a8a8a8"
 """Colour of a label that is not in the scheme."""
@@ -651,14 +652,12 @@ class SentenceView(ScrollView, can_focus=True, inherit_bindings=False):
         if self.virtual_size != size:
             self._set_virtual_size(size)
         # Repaint only the rows that changed (usually the cursor's row and the one it left; the
-        # rows from the first change on when a row was added or removed).
-        for index in range(max(len(previous), len(lines))):
-            if index >= len(previous) or index >= len(lines):
-                self.refresh_line(index)
-                continue
-            old_strip, new_strip = previous[index], lines[index]
-            if old_strip is not new_strip and old_strip != new_strip:
-                self.refresh_line(index)
+        # rows from the first change on when a row was added or removed), a run of them at once.
+        refresh_rows(self, (
+            index for index in range(max(len(previous), len(lines)))
+            if index >= len(previous) or index >= len(lines)
+            or (previous[index] is not lines[index] and previous[index] != lines[index])
+        ))
 
     def _set_virtual_size(self, size: Size) -> None:
         """A new number of rows. The widget's own size is fixed by the screen's CSS, so only its
