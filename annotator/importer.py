@@ -210,7 +210,7 @@ class ArticleImporter:
     def import_articles(self, articles: Iterable[ArticleInput]) -> ImportCounts:
         """Import articles (streamed in chunks) in one transaction."""
         counts = ImportCounts()
-        with fewer_collections(), self.store.transaction():
+        with fewer_collections(), self.store.bulk_transaction():
             # created with the file's data: a file that fails leaves no empty dataset behind
             self.store.ensure_dataset(self.dataset, self.dataset_settings)
             self._seen: set[str] = set()  # content hashes of this file's articles so far
