@@ -77,10 +77,11 @@ class PatternMatcher:
     """The scheme's patterns matched on a Doc: ``(start_char, end_char, label)``, like spaCy's SpanRuler.
 
     The matches are those of a ``SpanRuler`` given the same patterns (distinct, sorted), found
-    more cheaply. Phrases go to a ``PhraseMatcher`` on ``ORTH``. Token patterns whose tokens only
-    compare ``LOWER``, ``ORTH`` or ``TEXT`` with a string or an ``IN`` list, optionally with
-    ``OP: "?"``, are expanded into every word sequence they accept and go to a second
-    ``PhraseMatcher`` on ``LOWER`` (an ``ORTH`` token is then confirmed on the match only). The
+    more cheaply, with one ``PhraseMatcher`` on ``LOWER``: phrases go there as their lower-cased
+    tokens (each token's exact text is then confirmed on the match only, so they match as on
+    ``ORTH``), and so do token patterns whose tokens only compare ``LOWER``, ``ORTH`` or ``TEXT``
+    with a string or an ``IN`` list, optionally with ``OP: "?"``, expanded into every word
+    sequence they accept (an ``ORTH`` token confirmed on the match). The
     ``Matcher`` gets only the token patterns that need it (``REGEX``, other attributes or
     operators), so the default scheme runs no Python callback on every token.
     """
@@ -105,9 +106,14 @@ class PatternMatcher:
         for pattern in patterns:
             label, body = pattern["label"], pattern["pattern"]
             if isinstance(body, str):
-                phrase_docs.setdefault(label, []).append(nlp.make_doc(body))
-                continue
-            expansion = expand_token_pattern(body, self.MAX_EXPANSION)
+                phrase = nlp.make_doc(body)
+                if not len(phrase):
+                    phrase_docs.setdefault(label, []).append(phrase)
+                    continue
+                # the phrase's lower-cased words, each token's exact text confirmed on a match
+                expansion = [(tuple(t.lower_ for t in phrase), tuple((i, t.text) for i, t in enumerate(phrase)))]
+            else:
+                expansion = expand_token_pattern(body, self.MAX_EXPANSION)
             if expansion is None:
                 token_patterns.setdefault(label, []).append(body)
                 continue

@@ -31,6 +31,7 @@ import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from .model import Token
@@ -142,12 +143,13 @@ class SegmentedSentence:
 
     @property
     def tokens(self) -> tuple[Token, ...]:
-        """The tokens (``ws`` is true when a gap follows a token)."""
+        """The tokens (``ws`` is true when a gap follows a token), made by ``tuple.__new__`` over
+        ``zip`` (what the named tuple's own constructor does, without a Python call per token)."""
         flat = self.offsets
-        n = len(flat)
-        return tuple(
-            Token(flat[i], flat[i + 1], (flat[i + 2] if i + 2 < n else flat[i + 1]) > flat[i + 1]) for i in range(0, n, 2)
-        )
+        starts, ends = flat[0::2], flat[1::2]
+        ws = [after > end for end, after in zip(ends, starts[1:])]
+        ws.append(False)
+        return tuple(map(tuple.__new__, repeat(Token), zip(starts, ends, ws)))
 
 
 class Segmenter:
