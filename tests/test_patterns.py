@@ -135,3 +135,19 @@ def test_segmenter_reports_the_matches_of_its_sentences():
     found = [(text[s.start + a : s.start + b], label) for s in sentences for a, b, label in s.pattern_matches]
     assert found == [("Defense Minister", "ROLE"), ("ATACMS", "WEAPON"), ("ATACMS", "WEAPON")]
     assert all(s.pattern_matches is None for s in Segmenter().segment(text))
+
+
+@pytest.mark.parametrize("which", ["default", "mixed"])
+def test_segmenter_matches_are_the_matchers_on_every_paragraph(which):
+    """The segmenter calls the matcher only on paragraphs holding a word a match can start with
+    (when all patterns are phrase look-ups): the matches are still those of every paragraph."""
+    patterns = find_scheme(ROOT / "labels.yaml").patterns_for_spacy() if which == "default" else MIXED
+    seed = (ROOT / "examples" / "ukraine-long-range-weapons.txt").read_text(encoding="utf-8")
+    text = "Headline\n\n" + "\n\n".join(t for t in TEXTS if t) + "\n\n" + seed
+    segmenter = Segmenter(patterns=patterns)
+    assert (segmenter.nlp and segmenter._matcher.first_lowers is not None) == (which == "default")
+    found = sorted((s.start + a, s.start + b, label) for s in segmenter.segment(text) for a, b, label in s.pattern_matches)
+    nlp = spacy.blank("en")
+    matcher = PatternMatcher(nlp, patterns)
+    every = sorted(m for a, b in paragraphs(text) for m in matcher(nlp.make_doc(text[a:b]), a))
+    assert len(found) > 10 and found == every
