@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import AnnotatorError, InputError
-from .model import Relation, Span, Suggestion
+from .model import Relation, Span
 from .segment import SegmentedSentence, Segmenter, content_hash, headline
 from .store import ImportCounts, Store
 
@@ -261,15 +261,16 @@ class ArticleImporter:
             rows.append((article.title or title, article.text, digest, article.source, meta,
                          [(s.start, s.end, s.offsets_json or s.offsets) for s in sents]))
         added = bulk.add_articles(rows)
-        found: list[Suggestion] = []
+        found: list[tuple[int, str, list[Span], list[Relation]]] = []
         for (_, article_counts), items in zip(added, suggestions):
             counts.add(article_counts)
             first = article_counts.first_sentence_id
             for i, (source, spans, relations) in enumerate(items):
-                found.append(Suggestion(first + i, source, spans, relations))
-                counts.suggestions += len(spans)
+                found.append((first + i, source, spans, relations))
+                if spans:
+                    counts.suggestions += len(spans)
         if found:
-            self.store.add_suggestions(found)
+            self.store.add_suggestion_rows(found)
         if self.on_article:
             self.on_article(len(fresh))
         return counts

@@ -679,11 +679,18 @@ class Store:
         ``replace`` (the default) replaces an earlier run of the same source for a sentence;
         ``replace=False`` (a merge) keeps what is there and adds only what is missing.
         """
+        return self.add_suggestion_rows(((s.sentence_id, s.source, s.spans, s.relations) for s in items), replace=replace)
+
+    def add_suggestion_rows(
+        self, items: Iterable[tuple[int, str, Sequence[Span], Sequence[Relation]]], *, replace: bool = True
+    ) -> int:
+        """``add_suggestions`` of ``(sentence_id, source, spans, relations)`` tuples: an import's
+        row per sentence without a ``Suggestion`` object each (~2.5 µs apiece)."""
         now = time.time()
         rows = [
-            (s.sentence_id, s.source, encode_spans(s.spans) if s.spans else "[]",
-             encode_relations(s.relations) if s.relations else "[]", now)
-            for s in items
+            (sentence_id, source, encode_spans(spans) if spans else "[]",
+             encode_relations(relations) if relations else "[]", now)
+            for sentence_id, source, spans, relations in items
         ]
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self.transaction():
