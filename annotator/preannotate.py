@@ -132,15 +132,6 @@ class PatternMatcher:
         for label, bodies in token_patterns.items():
             self.labels[vocab.strings.add(label)] = label
             self.matcher.add(label, bodies)
-        self.first_lowers = None
-        """When every pattern is a look-up in ``lowered``: the ``LOWER`` values (sorted ``uint64``
-        array) a match can start with, so a Doc with none of them needs no call (the segmenter
-        checks its whole group of paragraphs at once); ``None`` when any token may start one."""
-        if not len(self.matcher) and not len(self.phrases):
-            import numpy
-
-            firsts = {vocab.strings.add(vocab.strings[key].split("\x1f")[0].lower()) for key in self.expanded}
-            self.first_lowers = numpy.array(sorted(firsts), dtype=numpy.uint64)
 
     def __call__(self, doc, offset: int = 0) -> list[tuple[int, int, str]]:
         """Distinct ``(start_char, end_char, label)`` matches in ``doc``, shifted by ``offset``, sorted."""

@@ -322,7 +322,7 @@ def _split_articles(
     arrays too: no spaCy ``Token`` object and no Python step per token.
     """
     import numpy
-    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, LOWER, ORTH
+    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH, ORTH
 
     results: list[list[SegmentedSentence]] = [[] for _ in texts]
     sizes = [len(doc) for doc in docs]
@@ -330,9 +330,6 @@ def _split_articles(
     if total == 0:
         return results
     columns = [IDX, LENGTH, IS_SPACE, IS_PUNCT, ORTH]
-    first_lowers = getattr(matcher, "first_lowers", None)
-    if first_lowers is not None:
-        columns.append(LOWER)
     table = numpy.concatenate([doc.to_array(columns) for doc in docs])
     size_array = numpy.array(sizes, dtype=numpy.int64)
     paragraph_article = [number for number, article in enumerate(spans) for _ in article]
@@ -432,15 +429,7 @@ def _split_articles(
     texts_json, json_cuts = _json_lists(flat, 2 * lengths)
     starts, stops = sentence_start.tolist(), kept_end[opens + lengths - 1].tolist()
     sentence_paragraph = (numpy.searchsorted(first_token, kept[opens], side="right") - 1).tolist()
-    matches = None
-    if matcher is not None:
-        may_match = [True] * len(docs)
-        if first_lowers is not None:  # only paragraphs with a token a match can start with
-            first_word = _member(table[:, 5], first_lowers) if len(first_lowers) else numpy.zeros(total, dtype=bool)
-            first_words_before = numpy.zeros(total + 1, dtype=numpy.int64)
-            numpy.cumsum(first_word, out=first_words_before[1:])
-            may_match = (first_words_before[first_token[1:]] > first_words_before[first_token[:-1]]).tolist()
-        matches = [matcher(doc) if may and len(doc) else [] for doc, may in zip(docs, may_match)]
+    matches = [matcher(doc) if len(doc) else [] for doc in docs] if matcher is not None else None
     for j, (s, e, number) in enumerate(zip(starts, stops, sentence_paragraph)):
         found = None
         if matches is not None and not matches[number]:
