@@ -25,7 +25,7 @@ from annotator.model import Relation, Span
 from annotator.review import review_index, review_queue
 from annotator.store import Store
 from annotator.store.codec import decode_relation_tuples, decode_span_tuples, encode_relations, encode_spans
-from annotator.tui.review_state import LazyItems, ReviewQueue, load_queue
+from annotator.tui.review_state import LazyItems, ReviewQueue, load_queue, position_runs
 
 from .conftest import SEED
 from .test_agreement_fastpath import datasets
@@ -157,6 +157,20 @@ def test_an_item_changed_after_the_index_is_read_shows_what_is_there(template_db
         assert queue.agreed_without_gold() == []
         empty = load_queue(store, DATASET, REVIEWER)
         assert len(empty) == 0 and empty.current is None
+
+
+@given(st.lists(st.integers(1, 5000), max_size=60, unique=True).map(sorted), st.integers(0, 600))
+def test_position_runs_cover_exactly_the_positions_with_small_gaps(positions, gap):
+    """What ``A`` reads: every wanted position in one run, runs in order, no gap wider than ``gap``
+    inside a run, and runs more than ``gap`` apart."""
+    runs = list(position_runs(positions, gap))
+    assert [p for p in positions if not any(a <= p <= b for a, b in runs)] == []
+    assert all(a in positions and b in positions for a, b in runs)
+    for (_, last), (first, _) in zip(runs, runs[1:]):
+        assert first - last > gap
+    for a, b in runs:
+        inside = [p for p in positions if a <= p <= b]
+        assert all(q - p <= gap for p, q in zip(inside, inside[1:]))
 
 
 def test_review_index_refuses_min_versions_below_one(template_db):

@@ -349,6 +349,28 @@ async def test_toggle_shows_agreed_sentences_and_keeps_the_place(db, scheme):
 
 
 @sync
+async def test_an_agreed_sentence_undone_by_everyone_after_the_queue_is_read_shows_no_versions(db, scheme):
+    """Items are read when shown: sentence 2 (agreed) loses every version after start-up, and
+    showing it says so instead of failing, and ``A`` does not store it."""
+    app = make_app(db, scheme)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await started(app, pilot)
+        with Store(db) as other:  # the annotators undo sentence 2 from their own screens
+            sentence = other.sentence_at("demo", 2).sentence
+            for name in ("alice", "bob", "carol"):
+                other.undo(other.current_decision(sentence.id, name))
+        await pilot.press("t", "[")
+        queue = screen.queue
+        assert screen._load_sentence(queue.current.sentence_id).position == 2
+        assert queue.current.groups == () and not queue.current.agreed
+        assert "no decided version now" in text_of(screen, "#review-summary")
+        await pilot.press("A")
+        assert "has gold already" in text_of(screen, "#status")
+    _sentence, gold = sentence_and_gold(db, 2)
+    assert gold is None
+
+
+@sync
 async def test_sentences_with_gold_are_settled_and_skipped_at_start(db, scheme):
     with Store(db) as store:
         s3 = store.sentence_at("demo", 3).sentence

@@ -8,7 +8,8 @@ and groups, as ``review_queue(gold.load_versions(...), include_agreed=True)`` bu
 when the queue first shows it (:class:`LazyItems`, one query). After that every operation is O(1)
 or O(log n), so no key press walks the queue. The exceptions are :meth:`ReviewQueue.first_unsettled`,
 a scan that stops at the first hit, used at start and when the reviewer runs off the end of the
-queue, and :meth:`ReviewQueue.agreed_without_gold` (the bulk ``A``), one pass over the dataset.
+queue, and :meth:`ReviewQueue.agreed_without_gold` (the bulk ``A``), which reads the agreed
+sentences not read yet: one pass over each run of nearby positions, O(agreed sentences).
 """
 
 from __future__ import annotations
@@ -21,20 +22,40 @@ from ..model import Decision
 from ..review import ReviewItem, review_queue, version_key
 
 
+STREAM_GAP = 512
+"""Wanted positions further apart than this are read in separate position ranges."""
+
+
+def position_runs(positions: Iterable[int], gap: int) -> Iterator[tuple[int, int]]:
+    """``(first, last)`` ranges covering sorted ``positions``, split where two are more than ``gap`` apart."""
+    first = last = None
+    for position in positions:
+        if first is None:
+            first = last = position
+        elif position - last > gap:
+            yield first, last
+            first = last = position
+        else:
+            last = position
+    if first is not None:
+        yield first, last
+
+
 class LazyItems(Sequence[ReviewItem]):
     """The review items of a queue index, each read when first used and then kept.
 
     ``index``: ``(sentence_id, position, agreed)`` per item, in order (``gold.load_review_index``).
     ``load(sentence_id, position)`` reads one item (None when the sentence changed since the index
     was read and no longer has enough decided versions: its item then has the versions it has, or
-    none); ``stream(sentence_ids)`` reads those sentences' items in one pass, in order.
+    none); ``stream(sentence_ids, positions)`` reads those sentences' items (at those sorted
+    positions) in order, one pass over each run of nearby positions.
     """
 
     def __init__(
         self,
         index: Sequence[tuple[int, int, bool]],
         load: Callable[[int, int], ReviewItem | None],
-        stream: Callable[[set[int]], Iterator[ReviewItem]],
+        stream: Callable[[set[int], list[int]], Iterator[ReviewItem]],
         fallback: Callable[[int, int, bool], ReviewItem],
     ):
         self.sentence_ids: list[int] = [entry[0] for entry in index]
@@ -63,11 +84,13 @@ class LazyItems(Sequence[ReviewItem]):
         return item
 
     def many(self, ordinals: Iterable[int]) -> list[ReviewItem]:
-        """The items at ``ordinals``, in that order: those not read yet in one pass over the
-        dataset (not kept); sentences no longer reviewable are left out."""
+        """The items at ``ordinals``, in that order: those not read yet in one pass over each run
+        of their positions (not kept); sentences no longer reviewable are left out."""
         ordinals = list(ordinals)
-        wanted = {self.sentence_ids[n] for n in ordinals if n not in self._loaded}
-        fresh = {item.sentence_id: item for item in self._stream(wanted)} if wanted else {}
+        unread = [n for n in ordinals if n not in self._loaded]
+        wanted = {self.sentence_ids[n] for n in unread}
+        positions = sorted({self.positions[n] for n in unread})
+        fresh = {item.sentence_id: item for item in self._stream(wanted, positions)} if wanted else {}
         items = []
         for n in ordinals:
             item = self._loaded.get(n) or fresh.get(self.sentence_ids[n])
@@ -205,7 +228,7 @@ class ReviewQueue:
 
     def agreed_without_gold(self) -> list[ReviewItem]:
         """The agreed items without gold (O(queue): only for the bulk ``A`` action; items not read
-        yet are read in one pass, and those that changed since and no longer agree are left out)."""
+        yet are read by position runs, and those that changed since and no longer agree are left out)."""
         ordinals = [n for n, flag in enumerate(self._agreed) if flag and self._ids[n] not in self.gold]
         items = self.items.many(ordinals) if isinstance(self.items, LazyItems) else [self.items[n] for n in ordinals]
         return [item for item in items if item.agreed]
@@ -240,17 +263,22 @@ def load_queue(
     def load(sentence_id: int, position: int) -> ReviewItem | None:
         return load_review_item(reader, dataset, sentence_id, position, min_versions, symmetric)
 
-    def stream(sentence_ids: set[int]) -> Iterator[ReviewItem]:
-        for item in review_queue(load_versions(reader, dataset), min_versions, include_agreed=True, symmetric_labels=symmetric):
-            if item.sentence_id in sentence_ids:
-                yield item
+    def stream(sentence_ids: set[int], positions: Iterable[int]) -> Iterator[ReviewItem]:
+        """Read only the position runs holding the wanted sentences (gaps of more than
+        ``STREAM_GAP`` positions are skipped), so the cost follows the items asked for."""
+        for first, last in position_runs(positions, STREAM_GAP):
+            versions = load_versions(reader, dataset, positions=(first, last))
+            for item in review_queue(versions, min_versions, include_agreed=True, symmetric_labels=symmetric):
+                if item.sentence_id in sentence_ids:
+                    yield item
 
     def fallback(sentence_id: int, position: int, agreed: bool) -> ReviewItem:
         """The item of a sentence whose versions changed since the index was read (fewer decided)."""
         item = load_review_item(reader, dataset, sentence_id, position, 1, symmetric)
         if item is not None:
             return item
-        return ReviewItem(SentenceVersions.from_sentence(reader.sentence(sentence_id), {}), (), agreed)
+        # Every version was undone: no groups, and nothing anyone agrees on (the index's flag is stale).
+        return ReviewItem(SentenceVersions.from_sentence(reader.sentence(sentence_id), {}), (), False)
 
     items = LazyItems(load_review_index(store, dataset, min_versions, symmetric), load, stream, fallback)
     gold = {sentence.id: decision for sentence, decision in store.current_decisions(dataset, [reviewer], gold=True)}

@@ -357,7 +357,9 @@ class ReviewScreen(Screen):
         gold = queue.gold.get(item.sentence_id)
         gold_match = matching_group(item, gold, symmetric) if gold is not None else None
         # Who agreed with whom, in one line.
-        if item.agreed:
+        if not groups:
+            summary = "no decided version now: every decision on it was undone after the queue was read"
+        elif item.agreed:
             summary = f"all {item.n_versions} annotators agree: " + ", ".join(groups[0].annotators)
         else:
             summary = f"{item.n_versions} annotators, {len(groups)} versions: " + " | ".join(
