@@ -118,6 +118,30 @@ async def test_the_decided_count_follows_decisions_and_equals_the_store(db, sche
         assert decided_shown(screen) == count() == start + 2
 
 
+@sync
+async def test_the_decided_count_is_counted_again_every_few_decisions(db, scheme, monkeypatch):
+    """Decisions under the same name on other sentences, made elsewhere (another tab, a merge),
+    show up in the count at the latest ``RECOUNT_EVERY`` decisions later."""
+    from annotator.tui.screens import annotate
+
+    monkeypatch.setattr(annotate, "RECOUNT_EVERY", 2)
+    app = make_app(db, scheme, start=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        start = decided_shown(screen)
+        with Store(db) as other:
+            for position in (10, 11):
+                other.add_decision(other.sentence_at("demo", position).sentence, annotator=ANNOTATOR, answer="reject")
+            expected = other.progress("demo", ANNOTATOR) + 2
+        await pilot.press("a")
+        await pilot.pause()
+        assert decided_shown(screen) == start + 1  # kept incrementally
+        await pilot.press("a")
+        await pilot.pause()
+        assert decided_shown(screen) == expected == start + 4  # counted again
+
+
 def test_rows_to_repaint_are_refreshed_a_run_at_a_time():
     from annotator.tui.widgets.line_list import refresh_rows
 

@@ -47,6 +47,9 @@ FOOTER_NAMES = {
 """Short Footer names of the bindings shown there (the others are in the help screen and the palette)."""
 
 CONTEXT_MODES = ("neighbours", "paragraph", "article")
+RECOUNT_EVERY = 25
+"""The decided count is counted in the store again after this many decisions (it is kept
+incrementally between), so decisions made elsewhere under the same name show up."""
 """What ``v`` cycles through: the sentences around, the whole paragraph, the whole article."""
 
 ANSWER_BADGES = {"accept": "✔ accepted", "reject": "✘ rejected", "ignore": "– ignored"}
@@ -179,6 +182,7 @@ class AnnotateScreen(Screen):
         """Sentences in the dataset."""
         self.progress = 0
         """Sentences the annotator has decided."""
+        self._decided_since_count = 0
         self.context_mode = 0
         """Index into :data:`CONTEXT_MODES`."""
         self.notice = ""
@@ -809,8 +813,14 @@ class AnnotateScreen(Screen):
     def _progress_after(self, decision: Decision) -> int:
         """The decided count after ``decision``, without counting the annotator's decisions again
         when the row it superseded is the one this screen read (the usual case: a count over every
-        decided sentence on each accept would grow with the dataset)."""
+        decided sentence on each accept would grow with the dataset). Every ``RECOUNT_EVERY``
+        decisions it is counted again, for this annotator's decisions made elsewhere meanwhile
+        (another browser tab of ``serve``, a merge, an import under the same name)."""
         before = self.decision
+        self._decided_since_count += 1
+        if self._decided_since_count >= RECOUNT_EVERY:
+            self._decided_since_count = 0
+            return self.context.store.progress(self.context.dataset, self.context.annotator)
         if decision.supersedes is None:
             return self.progress + 1
         if before is not None and before.id == decision.supersedes:
