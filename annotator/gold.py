@@ -15,7 +15,6 @@ The grouping of versions itself is pure and lives in :mod:`annotator.review`.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -53,16 +52,11 @@ def load_versions(
     and nothing cyclic, and its repeated scans of the growing heap cost more than half the time.
     ``positions=(first, last)``: only the sentences at those positions (inclusive).
     """
-    from .agreement import SentenceVersions
+    from .agreement import SentenceVersions, paused_gc
 
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         for record in store.current_versions(dataset, annotators, positions=positions):
             yield SentenceVersions.stored(*record)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _counted_versions(
@@ -71,16 +65,11 @@ def _counted_versions(
     """``load_versions`` for ``dataset_agreement``, which reads each sentence's ``rows`` and
     ``n_tokens`` only: from ``Store.current_version_rows`` (a sentence's tokens and decisions are
     read again if used, while ``store`` is open)."""
-    from .agreement import SentenceVersions
+    from .agreement import SentenceVersions, paused_gc
 
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         for record in store.current_version_rows(dataset, annotators, positions=positions):
             yield SentenceVersions.stored(*record)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def load_review_index(
@@ -89,19 +78,15 @@ def load_review_index(
     """``(sentence_id, position, agreed)`` of every sentence the review queue holds (at least
     ``min_versions`` decided versions), in position order: ``review.review_index`` over
     ``Store.current_version_texts``, so only versions whose stored texts differ are decoded."""
+    from .agreement import paused_gc
     from .review import review_index
     from .store.codec import decode_relation_tuples, decode_span_tuples
 
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return review_index(
             store.current_version_texts(dataset), decode_span_tuples, decode_relation_tuples, min_versions,
             symmetric_labels=symmetric_labels,
         )
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def load_review_item(
