@@ -83,7 +83,8 @@ class SubprocessSuggester:
             )
 
     def close(self) -> None:
-        """Stop the child process."""
+        """Stop the child process: end its input and give it 2 s to finish the request it is
+        on, then kill it; either way it is reaped before this returns."""
         if self._process.poll() is None:
             try:
                 if self._process.stdin:
@@ -91,6 +92,7 @@ class SubprocessSuggester:
                 self._process.wait(timeout=2)
             except (OSError, subprocess.TimeoutExpired):
                 self._process.kill()
+                self._process.wait()
 
 
 def serve(labels_path: str, model: str | None, lines: Iterable[str], out) -> None:

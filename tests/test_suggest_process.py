@@ -169,3 +169,18 @@ def test_the_parent_raises_the_childs_error(tmp_path):
         assert "missing.yaml" in str(exc)
     else:
         raise AssertionError("no SuggesterError")
+
+
+def test_close_kills_a_child_that_does_not_finish_and_reaps_it():
+    """A child busy past the 2 s grace (a long batch, a loaded machine) is killed, and ``close``
+    returns only once it is gone: no process left running or unreaped."""
+    import subprocess
+    import sys
+
+    suggester = SubprocessSuggester.__new__(SubprocessSuggester)
+    suggester._process = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"],
+        stdin=subprocess.PIPE,
+    )
+    suggester.close()
+    assert suggester._process.poll() is not None
